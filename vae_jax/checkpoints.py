@@ -1,0 +1,112 @@
+"""Checkpoints (orbax) and the resolved config a workdir was made with.
+
+A workdir belongs to one config: `config.json` is written on the first run, and a later run in
+the same workdir must agree with it on every field that shapes the run (it may only extend
+`num_epochs` or change how often it logs). Checkpoints are written synchronously and
+atomically by orbax (a temporary directory renamed when complete), one per saved epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from vae_jax.errors import CheckpointError
+
+# Fields a resumed run may change without changing what the saved states mean.
+RESUMABLE_CHANGES = frozenset({
+    "num_epochs", "eval_every", "checkpoint_every", "keep_checkpoints", "figures", "progress",
+    "data_dir", "tfds_data_dir", "evals", "nll_samples", "nll_chunk", "eval_batch_size",
+})
+
+
+# ------------------------------------------------------------------------------------ config.json
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_to_json(config) -> dict:
+    return json.loads(config.to_json_best_effort(sort_keys=True))
+
+
+def check_or_write_config(workdir: str, config) -> None:
+    """Writes workdir/config.json, or checks that the one there is compatible with `config`."""
+    path = os.path.join(workdir, "config.json")
+    current = config_to_json(config)
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise CheckpointError(
+                f"{path} is unreadable ({e}); it records how this workdir was made. Restore it "
+                "or use a new --workdir"
+            ) from e
+        old, new = _flatten(saved), _flatten(current)
+        differing = sorted(
+            k for k in set(old) | set(new)
+            if old.get(k) != new.get(k) and k.split(".")[0] not in RESUMABLE_CHANGES
+        )
+        if differing:
+            details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in differing[:8])
+            raise CheckpointError(
+                f"workdir {workdir} holds a run made with a different config ({details}). "
+                "Its checkpoints would not fit: use a new --workdir, or rerun with the saved "
+                f"config ({path})."
+            )
+    with open(path + ".tmp", "w") as f:  # replaced atomically: a crash never leaves half a file
+        json.dump(current, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+# ------------------------------------------------------------------------------------ the states
+class Checkpointer:
+    """Saves and restores a (stacked) TrainState pytree under `directory`, one step per epoch."""
+
+    def __init__(self, directory: str, keep: int = 3):
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
+        self.directory = os.path.abspath(directory)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def latest_epoch(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, epoch: int, states) -> None:
+        self._manager.save(epoch, args=ocp.args.StandardSave(states))
+        self._manager.wait_until_finished()
+
+    def restore(self, epoch: int, like):
+        """The states saved at `epoch`, shaped and placed like `like` (freshly built states)."""
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        try:
+            return self._manager.restore(epoch, args=ocp.args.StandardRestore(abstract))
+        except Exception as e:  # orbax/tensorstore raise many types for one cause
+            raise CheckpointError(
+                f"checkpoint {self.directory}/{epoch} cannot be restored into this run's model "
+                f"({type(e).__name__}: {str(e)[:300]}). It was written by another config or is "
+                "damaged; use a new --workdir (nothing was deleted)."
+            ) from e
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def restore_member(workdir: str, population_name: str, index: int, like):
+    """Member `index` of a population's latest checkpoint, as a lone TrainState."""
+    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", population_name))
+    epoch = checkpointer.latest_epoch()
+    if epoch is None:
+        raise CheckpointError(f"no checkpoint under {checkpointer.directory}")
+    states = checkpointer.restore(epoch, like)
+    checkpointer.close()
+    return jax.tree.map(lambda leaf: np.asarray(leaf[index]), states)

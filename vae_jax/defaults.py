@@ -1,0 +1,77 @@
+"""Every config field with its default. `configs/*.py` start from `base_config()` and override.
+
+Fields are flat snake_case (STYLE 8). The ones named in `hparams.SWEEPABLE` may differ between
+members of one compiled population; the others are static and shape the program.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+from vae_jax import hparams, population
+
+
+def _sweep_placeholders() -> ml_collections.ConfigDict:
+    """config.sweep.<field> = (values...) declares a sweep; None = not swept.
+
+    Placeholders exist so a sweep can be set from the command line
+    (`--config.sweep.beta="(1, 4)"`); fields that cannot be swept have none.
+    """
+    sweep = ml_collections.ConfigDict()
+    for name in hparams.SWEEPABLE + population.STATIC_SWEEPABLE:
+        sweep[name] = config_dict.placeholder(tuple)
+    return sweep
+
+
+def base_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+
+    # Data.
+    config.dataset = "mnist"  # mnist | fashion_mnist | binarized_mnist | sprites | arrays
+    config.data_dir = ""  # IDX folder; "" = $VAE_JAX_DATA_DIR
+    config.data_source = "auto"  # auto (IDX, else TFDS) | idx | tfds
+    config.tfds_data_dir = ""  # TFDS data_dir; "" = TFDS's default
+    config.data_path = ""  # the .npz file of dataset=arrays
+    config.binarization = "dynamic"  # dynamic | static | none
+    config.num_train = 0  # 0 = the whole training split
+    config.num_test = 0  # 0 = the whole test split
+    config.data_seed = 0  # batch order and binarisation: shared by all members of a run
+
+    # Model (static).
+    config.model = "vae"  # ae | vae
+    config.architecture = "mlp"  # mlp | conv
+    config.latents = 20
+    config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
+    config.conv_channels = (32, 64, 128)  # stride-2 convolutions, encoder order
+    config.activation = "relu"  # relu | tanh | elu | gelu
+    config.likelihood = "bernoulli"  # bernoulli | gaussian | gaussian_learned
+    config.pixel_std = 0.1  # std of the fixed-variance Gaussian likelihood
+    config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
+
+    # Hparams (arrays; sweepable within one program).
+    config.beta = 1.0
+    config.learning_rate = 1e-3
+    config.seed = 0  # model seed: initialisation and sampling noise
+
+    # Optimisation (static).
+    config.batch_size = 128
+    config.num_epochs = 10
+    config.lr_schedule = "constant"  # constant | cosine | burda
+    config.adam_b1 = 0.9
+    config.adam_b2 = 0.999
+    config.adam_eps = 1e-8
+
+    # Populations.
+    config.sweep = _sweep_placeholders()
+    config.sweep_mode = "product"  # product | zip
+    config.member_map = "auto"  # auto | vmap | map (see train.map_members)
+
+    # Evaluation, logging, checkpoints.
+    config.eval_every = 1  # epochs
+    config.eval_batch_size = 1000
+    config.checkpoint_every = 1  # epochs
+    config.keep_checkpoints = 3
+    config.figures = True
+    config.progress = True
+    return config

@@ -1,0 +1,100 @@
+"""The arrays a run's figures show, computed from a trained member, handed to `plots`."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.stats import norm
+
+from vae_jax import data, plots
+
+
+def encode(model, params, images: np.ndarray) -> np.ndarray:
+    """Posterior means (VAE) or codes (AE) of uint8 images, in chunks of 1000."""
+    fn = jax.jit(lambda x: model.apply({"params": params}, data.to_float(x, None),
+                                       method="encode"))
+    codes = []
+    for start in range(0, len(images), 1000):
+        out = fn(jnp.asarray(images[start:start + 1000]))
+        codes.append(np.asarray(out[0] if isinstance(out, tuple) else out))
+    return np.concatenate(codes)
+
+
+def decode(model, params, z: np.ndarray) -> np.ndarray:
+    """Pixel probabilities (sigmoid of the decoder's logits) for latent points z [N, latents]."""
+    logits = jax.jit(lambda z: model.apply({"params": params}, z, method="decode"))(z)
+    return np.asarray(jax.nn.sigmoid(logits))
+
+
+def project_2d(codes: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
+    """The codes themselves when 2-D, else their first two principal components."""
+    if codes.shape[1] == 2:
+        return codes, ("z[0]", "z[1]")
+    centred = codes - codes.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T, ("PC 1", "PC 2")
+
+
+def manifold_points(grid_size: int) -> np.ndarray:
+    """A grid_size^2 lattice of 2-D latents through the Gaussian inverse CDF (Kingma & Welling)."""
+    quantiles = norm.ppf(np.linspace(0.05, 0.95, grid_size))
+    zy, zx = np.meshgrid(quantiles[::-1], quantiles, indexing="ij")
+    return np.stack([zx.ravel(), zy.ravel()], axis=1).astype(np.float32)
+
+
+def traversal_points(anchor: np.ndarray, steps: int = 9, span: float = 2.5,
+                     max_latents: int = 10) -> np.ndarray:
+    """[latents, steps, latents]: row l moves latent l over [-span, span], the rest at `anchor`."""
+    latents = min(len(anchor), max_latents)
+    values = np.linspace(-span, span, steps, dtype=np.float32)
+    points = np.tile(anchor, (latents, steps, 1)).astype(np.float32)
+    for i in range(latents):
+        points[i, :, i] = values
+    return points
+
+
+def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.Array,
+                         directory: str, title: str, num_latents: int) -> list[str]:
+    """Reconstructions, prior samples, latent map, traversals (+ manifold when 2-D) as PNGs."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    test = dataset.test_images[:2000]
+    originals = test[:12].astype(np.float32) / 255
+    codes = encode(model, params, test)
+    paths.append(plots.reconstructions(originals, decode(model, params, codes[:12]),
+                                       os.path.join(directory, "reconstructions.png"),
+                                       f"{title}: originals / reconstructions"))
+    prior = np.asarray(jax.random.normal(sample_key, (40, num_latents)))
+    paths.append(plots.image_grid(decode(model, params, prior),
+                                  os.path.join(directory, "samples.png"), 10,
+                                  f"{title}: samples from the prior"))
+    points, names = project_2d(codes)
+    labels = None if dataset.test_labels is None else dataset.test_labels[: len(points)]
+    paths.append(plots.latent_scatter(points, labels, os.path.join(directory, "latents.png"),
+                                      f"{title}: test latents", names))
+    anchor = np.zeros(num_latents, np.float32)
+    traversal = decode(model, params, traversal_points(anchor).reshape(-1, num_latents))
+    steps = 9
+    paths.append(plots.traversals(
+        traversal.reshape(-1, steps, *traversal.shape[1:]),
+        os.path.join(directory, "traversals.png"), f"{title}: traversals around z = 0"))
+    if num_latents == 2:
+        grid = 15
+        paths.append(plots.manifold(decode(model, params, manifold_points(grid)), grid,
+                                    os.path.join(directory, "manifold.png"),
+                                    f"{title}: 2-D latent manifold"))
+    return paths
+
+
+def write_curves(records: list[dict], path: str, title: str) -> str:
+    """Train loss and eval negative ELBO (or reconstruction) against epoch."""
+    series = {}
+    for name in ("train/loss", "train/nelbo", "eval/nelbo", "eval/recon", "eval/nll"):
+        rows = [(r["epoch"], r[name]) for r in records if name in r]
+        if rows:
+            epochs, values = zip(*rows, strict=True)
+            series[name] = (np.array(epochs), np.array(values))
+    return plots.curves(series, path, "epoch", "nats per example", title)

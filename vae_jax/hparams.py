@@ -1,0 +1,41 @@
+"""Hparams: everything that may differ between the members of one compiled population.
+
+Only arrays go here (STYLE 7): a field of `Hparams` is a float scalar per member, so a whole
+sweep over it is one `vmap`. Anything that changes shapes or control flow is static config.
+The model seed is not a field: it enters as the member's PRNG keys (see population.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@flax.struct.dataclass
+class Hparams:
+    beta: jax.Array  # weight of the KL term (1 = the ELBO)
+    learning_rate: jax.Array  # peak learning rate; the schedule's shape is static config
+
+
+FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hparams))
+# Config fields a population may vary: the Hparams arrays plus the model seed.
+SWEEPABLE: tuple[str, ...] = FIELDS + ("seed",)
+
+
+def from_config(config) -> Hparams:
+    """One member's Hparams, read from the config fields of the same names."""
+    return Hparams(**{name: jnp.asarray(config[name], jnp.float32) for name in FIELDS})
+
+
+def stack(members: list[Hparams]) -> Hparams:
+    """[Hparams, ...] -> Hparams whose leaves carry a leading member axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
+
+
+def as_dict(hparams: Hparams) -> dict[str, float]:
+    """One member's values as plain floats, for logs and reports."""
+    return {name: float(np.asarray(getattr(hparams, name))) for name in FIELDS}

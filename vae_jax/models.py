@@ -1,0 +1,214 @@
+"""Encoders, decoders and the two autoencoder modules (deterministic AE, Gaussian VAE).
+
+Every module works on a batch of images `[batch, height, width, channels]` (floats in [0, 1])
+and is pure: `model.init(key, x, key)` / `model.apply({'params': params}, x, key)`. The decoder
+always returns `logits`; how they are read (Bernoulli logits, or a Gaussian mean through a
+sigmoid) is the objective's business, so one decoder serves every likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vae_jax.errors import ConfigError
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": nn.relu,
+    "tanh": jnp.tanh,
+    "elu": nn.elu,
+    "gelu": nn.gelu,
+}
+MODELS = ("ae", "vae")
+ARCHITECTURES = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
+
+
+def reparameterize(key: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """Draws z ~ N(mean, exp(logvar)) as a differentiable function of (mean, logvar)."""
+    return mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
+
+
+def _flatten_images(x: jax.Array) -> jax.Array:
+    return x.reshape(x.shape[:-3] + (-1,))
+
+
+class MLPEncoder(nn.Module):
+    """Images -> features through dense layers."""
+
+    hidden: Sequence[int]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = _flatten_images(x)
+        for width in self.hidden:
+            h = ACTIVATIONS[self.activation](nn.Dense(width)(h))
+        return h
+
+
+class MLPDecoder(nn.Module):
+    """Latents -> pixel logits through the mirrored dense layers."""
+
+    hidden: Sequence[int]
+    image_shape: tuple[int, int, int]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> jax.Array:
+        h = z
+        for width in reversed(tuple(self.hidden)):
+            h = ACTIVATIONS[self.activation](nn.Dense(width)(h))
+        logits = nn.Dense(math.prod(self.image_shape), name="output")(h)
+        return logits.reshape(z.shape[:-1] + tuple(self.image_shape))
+
+
+class ConvEncoder(nn.Module):
+    """The classic Keras-tutorial encoder: 3x3 convolutions with stride 2 (32-64-128), flattened."""
+
+    channels: Sequence[int] = (32, 64, 128)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = x
+        for width in self.channels:
+            h = ACTIVATIONS[self.activation](nn.Conv(width, (3, 3), strides=(2, 2))(h))
+        return h.reshape(h.shape[:-3] + (-1,))
+
+
+class ConvDecoder(nn.Module):
+    """Mirror of ConvEncoder: dense to a (H/2^L, W/2^L) grid, stride-2 transposed convolutions.
+
+    Each stride-2 'SAME' convolution rounds the size up (28 -> 14 -> 7 -> 4), so the
+    transposed stack overshoots (4 -> 8 -> 16 -> 32) and the centre is cropped back to 28.
+    """
+
+    image_shape: tuple[int, int, int]
+    channels: Sequence[int] = (32, 64, 128)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> jax.Array:
+        height, width, out_channels = self.image_shape
+        levels = len(self.channels)
+        grid_h, grid_w = -(-height // 2**levels), -(-width // 2**levels)
+        act = ACTIVATIONS[self.activation]
+        h = act(nn.Dense(grid_h * grid_w * self.channels[-1])(z))
+        h = h.reshape(z.shape[:-1] + (grid_h, grid_w, self.channels[-1]))
+        widths = tuple(reversed(self.channels))[1:] + (out_channels,)
+        for i, w in enumerate(widths):
+            h = nn.ConvTranspose(w, (3, 3), strides=(2, 2), name=f"deconv_{i}")(h)
+            if i < len(widths) - 1:
+                h = act(h)
+        top = (h.shape[-3] - height) // 2
+        left = (h.shape[-2] - width) // 2
+        return h[..., top : top + height, left : left + width, :]
+
+
+def _check_image_shape(x: jax.Array, image_shape: tuple[int, int, int]) -> None:
+    # Shapes are static under jit, so this costs nothing at run time and fails at trace time.
+    if tuple(x.shape[-3:]) != tuple(image_shape):
+        raise ConfigError(
+            f"images have shape {tuple(x.shape[-3:])} (height, width, channels) but the model was "
+            f"built for {tuple(image_shape)}. Build the model from the dataset you feed it "
+            "(models.build(config, dataset.image_shape)) or resize the images."
+        )
+
+
+class _Autoencoder(nn.Module):
+    """Shared parts: encoder body, decoder, optional learned pixel log-variance."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+    latents: int
+    image_shape: tuple[int, int, int]
+    learn_pixel_logvar: bool = False
+
+    def _outputs(self, logits: jax.Array, **extra: jax.Array) -> dict[str, jax.Array]:
+        outputs = dict(extra, logits=logits)
+        if self.learn_pixel_logvar:
+            # One log-variance per pixel, shared by all examples (the decoder's noise level).
+            outputs["x_logvar"] = self.param("x_logvar", nn.initializers.zeros, self.image_shape)
+        return outputs
+
+    def decode(self, z: jax.Array) -> jax.Array:
+        return self.decoder(z)
+
+
+class AE(_Autoencoder):
+    """Deterministic autoencoder: x -> z -> logits. `key` is accepted and unused, so AE and VAE
+    share one call signature and one train step."""
+
+    def setup(self):
+        self.code = nn.Dense(self.latents, name="code")
+
+    def encode(self, x: jax.Array) -> jax.Array:
+        _check_image_shape(x, self.image_shape)
+        return self.code(self.encoder(x))
+
+    def __call__(self, x: jax.Array, key: jax.Array | None = None) -> dict[str, jax.Array]:
+        z = self.encode(x)
+        return self._outputs(self.decode(z), z=z)
+
+
+class VAE(_Autoencoder):
+    """Gaussian-posterior VAE: q(z|x) = N(mean, diag(exp(logvar))), prior N(0, I)."""
+
+    def setup(self):
+        self.mean_head = nn.Dense(self.latents, name="mean")
+        self.logvar_head = nn.Dense(self.latents, name="logvar")
+
+    def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        _check_image_shape(x, self.image_shape)
+        h = self.encoder(x)
+        return self.mean_head(h), self.logvar_head(h)
+
+    def __call__(self, x: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
+        mean, logvar = self.encode(x)
+        z = reparameterize(key, mean, logvar)
+        return self._outputs(self.decode(z), mean=mean, logvar=logvar, z=z)
+
+
+def _unknown(kind: str, name: str, choices: Sequence[str], field: str) -> ConfigError:
+    return ConfigError(
+        f"unknown {kind} {name!r}; choose one of {', '.join(choices)} (--config.{field}=...)"
+    )
+
+
+def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
+    """The autoencoder that `config` names, for images of `image_shape` (height, width, channels)."""
+    if config.model not in MODELS:
+        raise _unknown("model", config.model, MODELS, "model")
+    if config.architecture not in ARCHITECTURES:
+        raise _unknown("architecture", config.architecture, ARCHITECTURES, "architecture")
+    if config.likelihood not in LIKELIHOODS:
+        raise _unknown("likelihood", config.likelihood, LIKELIHOODS, "likelihood")
+    if config.activation not in ACTIVATIONS:
+        raise _unknown("activation", config.activation, tuple(ACTIVATIONS), "activation")
+    image_shape = tuple(int(s) for s in image_shape)
+    if config.architecture == "mlp":
+        encoder = MLPEncoder(tuple(config.hidden), config.activation)
+        decoder = MLPDecoder(tuple(config.hidden), image_shape, config.activation)
+    else:
+        min_side = 2 ** len(config.conv_channels)
+        if min(image_shape[:2]) < min_side:
+            raise ConfigError(
+                f"images of {image_shape[0]}x{image_shape[1]} are too small for "
+                f"{len(config.conv_channels)} stride-2 convolutions (need >= {min_side}); "
+                "use fewer --config.conv_channels or --config.architecture=mlp"
+            )
+        encoder = ConvEncoder(tuple(config.conv_channels), config.activation)
+        decoder = ConvDecoder(image_shape, tuple(config.conv_channels), config.activation)
+    module = AE if config.model == "ae" else VAE
+    return module(
+        encoder=encoder,
+        decoder=decoder,
+        latents=config.latents,
+        image_shape=image_shape,
+        learn_pixel_logvar=config.likelihood == "gaussian_learned",
+    )

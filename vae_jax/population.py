@@ -1,0 +1,200 @@
+"""Populations: many members of one static config trained as ONE compiled program.
+
+A sweep in the config (`config.sweep = dict(beta=(1, 4), seed=(0, 1, 2))`) expands to one config
+per member. Members whose static fields agree form a population: their Hparams and PRNG keys
+are stacked on a leading member axis and the train step is mapped over that axis inside the
+epoch scan (train.make_train_epoch). Members with other static fields (say model=ae vs vae)
+form their own population with its own compiled program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from vae_jax import hparams as hparams_lib
+from vae_jax import train
+from vae_jax.errors import ConfigError, PopulationTooLargeError
+
+# Static fields that a sweep may vary: each value gets a population (a program) of its own.
+STATIC_SWEEPABLE = ("model", "architecture", "latents", "hidden", "likelihood", "activation",
+                    "objective", "iwae_samples", "corruption", "code_activation")
+SWEEP_MODES = ("product", "zip")
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberKeys:
+    """Purpose-named keys of one member (or, stacked, of a population), all from its seed."""
+
+    init: jax.Array
+    train: jax.Array
+    eval: jax.Array
+    sample: jax.Array
+
+    @classmethod
+    def from_seed(cls, seed: int) -> MemberKeys:
+        key = jax.random.key(seed)
+        init_key, train_key, eval_key, sample_key = jax.random.split(key, 4)
+        del key  # split once; only the named keys are used from here on
+        return cls(init_key, train_key, eval_key, sample_key)
+
+
+jax.tree_util.register_dataclass(MemberKeys, data_fields=["init", "train", "eval", "sample"],
+                                 meta_fields=[])
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+    """Members sharing one static config. `configs[i]` is member i's full config."""
+
+    name: str
+    configs: tuple[ml_collections.ConfigDict, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.configs)
+
+    @property
+    def static_config(self) -> ml_collections.ConfigDict:
+        return self.configs[0]
+
+    def hparams(self) -> hparams_lib.Hparams:
+        return hparams_lib.stack([hparams_lib.from_config(c) for c in self.configs])
+
+    def keys(self) -> MemberKeys:
+        members = [MemberKeys.from_seed(int(c.seed)) for c in self.configs]
+        return jax.tree.map(lambda *k: jnp.stack(k), *members)
+
+    def member_labels(self) -> list[dict]:
+        """What distinguishes each member, for logs: its Hparams and its seed."""
+        return [dict({n: float(c[n]) for n in hparams_lib.FIELDS}, seed=int(c.seed))
+                for c in self.configs]
+
+
+# ----------------------------------------------------------------------------------- the sweep
+def _sweep_items(config) -> dict[str, tuple]:
+    sweep = config.get("sweep") or {}
+    items = {}
+    for name, values in dict(sweep).items():
+        if values is None:
+            continue
+        if name not in hparams_lib.SWEEPABLE + STATIC_SWEEPABLE:
+            raise ConfigError(
+                f"config.sweep.{name}: {name!r} cannot be swept; sweepable fields are "
+                f"{', '.join(hparams_lib.SWEEPABLE)} (one program) and "
+                f"{', '.join(STATIC_SWEEPABLE)} (one program each). Run other variations as "
+                "separate commands."
+            )
+        values = tuple(values) if isinstance(values, list | tuple) else (values,)
+        if not values:
+            raise ConfigError(f"config.sweep.{name} is empty; give at least one value or drop it")
+        items[name] = values
+    return items
+
+
+def member_configs(config) -> list[ml_collections.ConfigDict]:
+    """One full config per member of the sweep (the config itself when nothing is swept)."""
+    items = _sweep_items(config)
+    if config.sweep_mode not in SWEEP_MODES:
+        raise ConfigError(f"unknown sweep_mode {config.sweep_mode!r}; choose product or zip")
+    names = list(items)
+    if config.sweep_mode == "zip":
+        lengths = {n: len(v) for n, v in items.items()}
+        if len(set(lengths.values())) > 1:
+            raise ConfigError(f"sweep_mode=zip needs equally long value lists, got {lengths}")
+        combos = list(zip(*items.values(), strict=True)) if items else [()]
+    else:
+        combos = list(itertools.product(*items.values()))
+    members = []
+    for combo in combos:
+        member = ml_collections.ConfigDict(config.to_dict())
+        for name, value in zip(names, combo, strict=True):
+            member[name] = type(config[name])(value) if config[name] is not None else value
+        members.append(member)
+    return members
+
+
+def static_signature(config) -> tuple:
+    """All fields that shape the compiled program (everything but Hparams, seed and the sweep)."""
+    skip = set(hparams_lib.SWEEPABLE) | {"sweep", "sweep_mode"}
+    flat = config.to_dict()
+    return tuple(sorted((k, repr(v)) for k, v in flat.items() if k not in skip))
+
+
+def split(config) -> list[Population]:
+    """The sweep of `config` as populations, one per static signature, in sweep order."""
+    groups: dict[tuple, list] = {}
+    for member in member_configs(config):
+        groups.setdefault(static_signature(member), []).append(member)
+    varied = [n for n in _sweep_items(config) if n in STATIC_SWEEPABLE]
+    populations = []
+    for members in groups.values():
+        name = "_".join(f"{n}-{_short(members[0][n])}" for n in varied) or "main"
+        populations.append(Population(name=name, configs=tuple(members)))
+    return populations
+
+
+def _short(value) -> str:
+    if isinstance(value, tuple | list):
+        return "x".join(str(v) for v in value)
+    return str(value)
+
+
+# ------------------------------------------------------------------------ states on the devices
+def init_states(population: Population, model, tx, image_shape, output_bias=None):
+    """Stacked TrainStates: `create_state` vmapped over the members' init keys."""
+    create = lambda key: train.create_state(key, model, tx, image_shape, output_bias)  # noqa: E731
+    return jax.jit(jax.vmap(create))(population.keys().init)
+
+
+def member(tree, index: int):
+    """Member `index` of a stacked pytree (a state, Hparams or keys)."""
+    return jax.tree.map(lambda leaf: leaf[index], tree)
+
+
+def member_mesh(num_members: int) -> Mesh | None:
+    """A 1-D mesh over as many devices as divide the member count (None on one device)."""
+    devices = jax.devices()
+    usable = math.gcd(num_members, len(devices))
+    if usable <= 1:
+        return None
+    return Mesh(np.array(devices[:usable]), ("members",))
+
+
+def shard_members(tree, mesh: Mesh | None):
+    """Places the leading (member) axis of every leaf across the mesh; replicas otherwise."""
+    if mesh is None:
+        return tree
+    sharding = NamedSharding(mesh, PartitionSpec("members"))
+    return jax.device_put(tree, sharding)
+
+
+def replicate(tree, mesh: Mesh | None):
+    if mesh is None:
+        return jax.device_put(tree)
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+# ------------------------------------------------------------------------------ memory estimate
+def estimate_bytes(state_bytes_per_member: int, activation_floats_per_member: int,
+                   num_members: int) -> int:
+    """Parameters + optimiser state + activations (x2 for their gradients), float32."""
+    return num_members * (state_bytes_per_member + 8 * activation_floats_per_member)
+
+
+def check_fits(population: Population, bytes_per_member: int, available: int) -> None:
+    needed = bytes_per_member * population.size
+    if needed > available:
+        raise PopulationTooLargeError(
+            f"population {population.name!r}: {population.size} members need about "
+            f"{needed / 2**30:.1f} GiB but about {available / 2**30:.1f} GiB is free on "
+            f"{jax.devices()[0].platform}; sweep fewer values at once (split the sweep over "
+            f"several commands), lower batch_size, or use more devices"
+        )

@@ -1,0 +1,188 @@
+"""train_and_evaluate: restore-or-init, epochs, evaluation, logs, checkpoints, figures.
+
+Orchestration only; the maths lives in train / objectives / evaluate. Every run is a list of
+populations (one per static signature of the sweep; a plain run is one population of one).
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+import tqdm
+
+from vae_jax import checkpoints, data, evaluate, figures, logs, models, objectives, train
+from vae_jax import population as population_lib
+from vae_jax.errors import ConfigError, NonFiniteLossError
+
+
+def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
+    """Trains every member of `config`'s sweep, resuming from `workdir` when it has checkpoints.
+
+    Returns {population name: [last metrics record of each member]}.
+    """
+    if not workdir:
+        raise ConfigError("--workdir is required: it receives the config, checkpoints and logs")
+    os.makedirs(workdir, exist_ok=True)
+    populations = population_lib.split(config)  # validates the sweep before anything is written
+    checkpoints.check_or_write_config(workdir, config)
+    dataset = data.load(config)
+    return {p.name: _train_population(p, dataset, workdir, len(populations) > 1)
+            for p in populations}
+
+
+class _Setup:
+    """What one population's program is built from (static config -> model, loss, optimiser)."""
+
+    def __init__(self, config, dataset: data.Dataset):
+        self.config = config
+        self.model = models.build(config, dataset.image_shape)
+        self.log_likelihood = objectives.make_log_likelihood(config.likelihood, config.pixel_std)
+        self.loss_fn = objectives.build(config, self.model)
+        self.tx = train.make_optimizer(config)
+        self.steps_per_epoch = train.steps_per_epoch(len(dataset.train_images), config.batch_size)
+        self.schedule = train.make_schedule(config, self.steps_per_epoch)
+        self.member_map = train.resolve_member_map(config.member_map)
+        self.output_bias = _output_bias(config, dataset)
+
+
+def _output_bias(config, dataset: data.Dataset):
+    if config.output_bias_init == "zeros":
+        return None
+    if config.output_bias_init == "data_mean":
+        mean = np.clip(dataset.train_images.mean(axis=0) / 255.0, 1e-3, 1 - 1e-3)
+        return np.log(mean) - np.log1p(-mean)  # logit of the mean training pixel
+    raise ConfigError(
+        f"unknown output_bias_init {config.output_bias_init!r}; choose zeros or data_mean"
+    )
+
+
+def make_population_eval(setup: _Setup):
+    """-> eval_fn(params [M,...], eval_keys [M], test_images) -> {'eval/...': [M]}."""
+    terms = evaluate.make_elbo_terms(setup.model, setup.log_likelihood, setup.config.model)
+    chunk = setup.config.eval_batch_size
+
+    def one_member(params, key, images):
+        per_example = evaluate.over_images(terms, params, images, key, chunk)
+        return {f"eval/{k}": v.mean() for k, v in per_example.items() if v.ndim == 1}
+
+    def eval_fn(params, eval_keys, images):
+        return train.map_members(one_member, setup.member_map, (images,))(params, eval_keys)
+
+    return eval_fn
+
+
+def init_population(setup: _Setup, population: population_lib.Population, dataset):
+    """Fresh stacked states, keys and hparams of a population, placed over the devices."""
+    mesh = population_lib.member_mesh(population.size)
+    states = population_lib.init_states(population, setup.model, setup.tx,
+                                        dataset.image_shape, setup.output_bias)
+    keys = population.keys()
+    return (population_lib.shard_members(states, mesh), population_lib.shard_members(keys, mesh),
+            population_lib.shard_members(population.hparams(), mesh), mesh)
+
+
+def _check_finite(metrics: dict, population, epoch: int, last_good: int | None, workdir: str):
+    losses = np.asarray(metrics["loss"])
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        labels = population.member_labels()
+        who = "; ".join(f"member {i} {labels[i]}" for i in bad[:4])
+        kept = (f"the last good checkpoint (epoch {last_good}) is kept in {workdir}"
+                if last_good else "no checkpoint had been written yet")
+        raise NonFiniteLossError(
+            f"non-finite training loss ({losses[bad[0]]}) in epoch {epoch + 1} for {who}. "
+            f"Training stopped and {kept}. Lower --config.learning_rate (or beta), or check the "
+            "data for NaNs."
+        )
+
+
+def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
+    config = population.static_config
+    setup = _Setup(config, dataset)
+    states, keys, hparams, mesh = init_population(setup, population, dataset)
+    checkpointer = checkpoints.Checkpointer(
+        os.path.join(workdir, "checkpoints", population.name), config.keep_checkpoints)
+    start = checkpointer.latest_epoch() or 0
+    if start:
+        states = checkpointer.restore(start, states)
+    logger = logs.MetricLogger(workdir, start, population.name)
+    images = population_lib.replicate(dataset.train_images, mesh)
+    test_images = population_lib.replicate(dataset.test_images, mesh)
+    data_key = jax.random.key(config.data_seed)
+    epoch_fn = jax.jit(train.make_train_epoch(
+        setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
+        dynamic_binarization=config.binarization == "dynamic"
+        and config.dataset != "binarized_mnist", member_map=setup.member_map),
+        donate_argnums=0)
+    eval_fn = jax.jit(make_population_eval(setup))
+    labels = population.member_labels()
+    images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
+    progress = tqdm.tqdm(total=config.num_epochs * images_per_epoch,
+                         initial=start * images_per_epoch, unit="img", unit_scale=True,
+                         desc=population.name, disable=not config.progress, smoothing=0.3)
+    last = []
+    for epoch in range(start, config.num_epochs):
+        states, metrics = epoch_fn(states, images, epoch, data_key, keys.train, hparams)
+        metrics = jax.device_get(metrics)
+        _check_finite(metrics, population, epoch, checkpointer.latest_epoch(), workdir)
+        done = epoch + 1
+        records = [{f"train/{k}": v[i] for k, v in metrics.items()}
+                   for i in range(population.size)]
+        if done % config.eval_every == 0 or done == config.num_epochs:
+            eval_metrics = jax.device_get(eval_fn(states.params, keys.eval, test_images))
+            for i, record in enumerate(records):
+                record.update({k: v[i] for k, v in eval_metrics.items()})
+        last = []
+        for i, record in enumerate(records):
+            record = dict(step=done * setup.steps_per_epoch, epoch=done,
+                          population=population.name, member=i, hparams=labels[i], **record)
+            logger.write(record, member_tag=_member_tag(population, i, several))
+            last.append(record)
+        if done % config.checkpoint_every == 0 or done == config.num_epochs:
+            checkpointer.save(done, states)
+        progress.update(images_per_epoch)
+        progress.set_postfix(_postfix(records))
+    progress.close()
+    logger.close()
+    if config.figures:
+        _write_figures(setup, population, states, keys, dataset, workdir, several)
+    checkpointer.close()
+    return last or _last_records(workdir, population.name)
+
+
+def _member_tag(population, index: int, several: bool) -> str:
+    if population.size == 1 and not several:
+        return ""
+    return f"{population.name}/member_{index}"
+
+
+def _postfix(records: list[dict]) -> dict:
+    best = min(records, key=lambda r: r.get("eval/nelbo", r.get("train/loss", np.inf)))
+    return {k.split("/")[-1] if k.startswith("train") else k: f"{float(v):.2f}"
+            for k, v in best.items() if k in ("train/loss", "eval/nelbo", "eval/recon")}
+
+
+def _last_records(workdir: str, name: str) -> list[dict]:
+    """The final record of each member, from the log (a run that was already complete)."""
+    final = {}
+    for record in logs.read_metrics(workdir):
+        if record.get("population") == name:
+            final[record["member"]] = record
+    return [final[i] for i in sorted(final)]
+
+
+def _write_figures(setup, population, states, keys, dataset, workdir: str, several: bool):
+    records = logs.read_metrics(workdir)
+    for i, label in enumerate(population.member_labels()):
+        tag = _member_tag(population, i, several)
+        directory = os.path.join(workdir, "figures", tag)
+        params = population_lib.member(states.params, i)
+        title = ", ".join(f"{k}={v:g}" for k, v in label.items()) if tag else population.name
+        figures.write_member_figures(setup.model, params, dataset,
+                                     population_lib.member(keys.sample, i), directory, title,
+                                     setup.config.latents)
+        mine = [r for r in records if r.get("population") == population.name
+                and r.get("member") == i]
+        figures.write_curves(mine, os.path.join(directory, "curves.png"), f"{title}: loss curves")

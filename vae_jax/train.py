@@ -1,0 +1,176 @@
+"""The train step, one epoch as a `lax.scan`, and the optimiser.
+
+Everything here is pure. The learning rate is NOT inside the optimiser: `tx` only scales
+gradients the Adam way, and the step multiplies by `hparams.learning_rate * schedule(step)`,
+so the learning rate is an array that a population can vary member by member.
+
+An epoch always runs a population (a leading member axis on `state`, `keys` and `hparams`;
+a single run is a population of one). The batch is drawn once per step and shared by every
+member, so member i sees exactly the batches the same config trained alone would see.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from vae_jax import data
+from vae_jax.errors import ConfigError
+from vae_jax.hparams import Hparams
+
+Schedule = Callable[[jax.Array], jax.Array]
+LR_SCHEDULES = ("constant", "cosine", "burda")
+MEMBER_MAPS = ("vmap", "map")
+
+
+@flax.struct.dataclass
+class TrainState:
+    step: jax.Array
+    params: dict
+    opt_state: optax.OptState
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+    """Adam's gradient scaling (the learning rate is applied by the step, see module doc)."""
+    return optax.scale_by_adam(b1=config.adam_b1, b2=config.adam_b2, eps=config.adam_eps)
+
+
+def burda_epoch_multipliers(num_epochs: int) -> list[float]:
+    """Burda et al. (2015): 3^i epochs at 10^(-i/7) times the base rate, i = 0..7 (3,280 epochs),
+    compressed proportionally when `num_epochs` is smaller (the `budget` option of the paper's
+    reproduction)."""
+    stages = [3**i for i in range(8)]
+    scale = num_epochs / sum(stages)
+    bounds, total = [], 0.0
+    for s in stages:
+        total += s * scale
+        bounds.append(total)
+    return [10 ** (-min(i, 7) / 7) for i in range(8)], bounds
+
+
+def make_schedule(config, steps_per_epoch: int) -> Schedule:
+    """step -> multiplier of the base learning rate. Its shape is static config."""
+    total = max(1, config.num_epochs * steps_per_epoch)
+    if config.lr_schedule == "constant":
+        return lambda step: jnp.ones((), jnp.float32)
+    if config.lr_schedule == "cosine":
+        return lambda step: 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(step / total, 1.0)))
+    if config.lr_schedule == "burda":
+        multipliers, bounds = burda_epoch_multipliers(config.num_epochs)
+        bounds = jnp.asarray([b * steps_per_epoch for b in bounds[:-1]], jnp.float32)
+        multipliers = jnp.asarray(multipliers, jnp.float32)
+        return lambda step: multipliers[jnp.searchsorted(bounds, step, side="right")]
+    raise ConfigError(
+        f"unknown lr_schedule {config.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}"
+    )
+
+
+def create_state(key: jax.Array, model, tx, image_shape, output_bias=None) -> TrainState:
+    """Fresh parameters and optimiser state for one member.
+
+    `output_bias` (optional, [H, W, C] logits) initialises the decoder's output bias, e.g. to
+    the logit of the training-set mean pixel (Burda et al.), which removes a slow first phase.
+    """
+    init_key, noise_key = jax.random.split(key)
+    dummy = jnp.zeros((1, *image_shape), jnp.float32)
+    params = model.init(init_key, dummy, noise_key)["params"]
+    if output_bias is not None:
+        params = set_output_bias(params, output_bias)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def set_output_bias(params: dict, output_bias: jax.Array) -> dict:
+    """Sets the decoder's last bias (MLP only: a conv decoder's bias is per channel)."""
+    decoder = dict(params["decoder"])
+    if "output" not in decoder:
+        raise ConfigError("output bias initialisation needs the MLP decoder (architecture=mlp)")
+    layer = dict(decoder["output"])
+    layer["bias"] = jnp.asarray(output_bias, jnp.float32).reshape(layer["bias"].shape)
+    decoder["output"] = layer
+    return {**params, "decoder": decoder}
+
+
+def train_step(state: TrainState, x: jax.Array, key: jax.Array, hparams: Hparams, *,
+               loss_fn, tx, schedule: Schedule) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One gradient step of one member. `key` is the member's train key; the step's own key is
+    `fold_in(key, step)`, so no key is carried and a resumed run draws the same keys."""
+    step_key = jax.random.fold_in(key, state.step)
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x, step_key, hparams)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    lr = hparams.learning_rate * schedule(state.step)
+    params = jax.tree.map(lambda p, u: p - lr * u, state.params, updates)
+    new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state)
+    return new_state, metrics
+
+
+def map_members(fn, member_map: str, shared_args=()):
+    """fn(member_args..., *shared) over the leading member axis of each member arg.
+
+    'vmap' batches the members' arithmetic (wide matmuls; best on accelerators). 'map' runs the
+    members one after another inside the same compiled program (`lax.map`), which on XLA:CPU
+    avoids its slow batched matmuls and gives each member exactly the arithmetic of a lone run.
+    """
+    if member_map == "vmap":
+        return lambda *member_args: jax.vmap(lambda *a: fn(*a, *shared_args))(*member_args)
+    if member_map == "map":
+        return lambda *member_args: jax.lax.map(lambda a: fn(*a, *shared_args), member_args)
+    raise ConfigError(f"unknown member_map {member_map!r}; choose one of {', '.join(MEMBER_MAPS)}")
+
+
+def resolve_member_map(member_map: str) -> str:
+    """'auto' -> 'map' on CPU, 'vmap' on accelerators (see experiments/throughput.py)."""
+    if member_map == "auto":
+        return "map" if jax.default_backend() == "cpu" else "vmap"
+    if member_map not in MEMBER_MAPS:
+        raise ConfigError(
+            f"unknown member_map {member_map!r}; choose auto, {', '.join(MEMBER_MAPS)}"
+        )
+    return member_map
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    if batch_size > num_examples:
+        raise ConfigError(
+            f"batch_size={batch_size} exceeds the {num_examples} training examples; "
+            "lower --config.batch_size"
+        )
+    return num_examples // batch_size  # the last partial batch is dropped, as usual
+
+
+def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
+                     dynamic_binarization: bool, member_map: str):
+    """-> epoch_fn(states, images, epoch, data_key, train_keys, hparams) -> (states, metrics).
+
+    `images` are the device-resident uint8 training images. The permutation of the epoch is
+    drawn from `fold_in(data_key, epoch)`, the binarisation of step t from `fold_in(., t)`.
+    Returned metrics are per member, averaged over the epoch's steps.
+    """
+
+    def step_one_member(state, key, hparams, x):
+        return train_step(state, x, key, hparams, loss_fn=loss_fn, tx=tx, schedule=schedule)
+
+    def epoch_fn(states, images, epoch, data_key, train_keys, hparams):
+        num_steps = steps_per_epoch(images.shape[0], batch_size)
+        perm_key, binarize_key = jax.random.split(jax.random.fold_in(data_key, epoch))
+        perm = jax.random.permutation(perm_key, images.shape[0])
+
+        def body(states, i):
+            idx = jax.lax.dynamic_slice_in_dim(perm, i * batch_size, batch_size)
+            bin_key = jax.random.fold_in(binarize_key, i) if dynamic_binarization else None
+            x = data.to_float(images[idx], bin_key)
+            step = map_members(step_one_member, member_map, shared_args=(x,))
+            return step(states, train_keys, hparams)
+
+        states, metrics = jax.lax.scan(body, states, jnp.arange(num_steps))
+        return states, jax.tree.map(lambda m: m.mean(axis=0), metrics)
+
+    return epoch_fn
+
+
+def epoch_of(step: int, steps_in_epoch: int) -> int:
+    return math.floor(step / steps_in_epoch)
