@@ -129,11 +129,15 @@ class _Autoencoder(nn.Module):
     image_shape: tuple[int, int, int]
     learn_pixel_logvar: bool = False
 
+    def setup(self):
+        if self.learn_pixel_logvar:
+            # One log-variance per pixel, shared by all examples (the decoder's noise level).
+            self.x_logvar = self.param("x_logvar", nn.initializers.zeros, self.image_shape)
+
     def _outputs(self, logits: jax.Array, **extra: jax.Array) -> dict[str, jax.Array]:
         outputs = dict(extra, logits=logits)
         if self.learn_pixel_logvar:
-            # One log-variance per pixel, shared by all examples (the decoder's noise level).
-            outputs["x_logvar"] = self.param("x_logvar", nn.initializers.zeros, self.image_shape)
+            outputs["x_logvar"] = self.x_logvar
         return outputs
 
     def decode(self, z: jax.Array) -> jax.Array:
@@ -145,6 +149,7 @@ class AE(_Autoencoder):
     share one call signature and one train step."""
 
     def setup(self):
+        super().setup()
         self.code = nn.Dense(self.latents, name="code")
 
     def encode(self, x: jax.Array) -> jax.Array:
@@ -160,6 +165,7 @@ class VAE(_Autoencoder):
     """Gaussian-posterior VAE: q(z|x) = N(mean, diag(exp(logvar))), prior N(0, I)."""
 
     def setup(self):
+        super().setup()
         self.mean_head = nn.Dense(self.latents, name="mean")
         self.logvar_head = nn.Dense(self.latents, name="logvar")
 

@@ -39,7 +39,7 @@ class MemberKeys:
     sample: jax.Array
 
     @classmethod
-    def from_seed(cls, seed: int) -> MemberKeys:
+    def from_seed(cls, seed: int | jax.Array) -> MemberKeys:
         key = jax.random.key(seed)
         init_key, train_key, eval_key, sample_key = jax.random.split(key, 4)
         del key  # split once; only the named keys are used from here on
@@ -69,8 +69,10 @@ class Population:
         return hparams_lib.stack([hparams_lib.from_config(c) for c in self.configs])
 
     def keys(self) -> MemberKeys:
-        members = [MemberKeys.from_seed(int(c.seed)) for c in self.configs]
-        return jax.tree.map(lambda *k: jnp.stack(k), *members)
+        # Derived under vmap rather than stacked: stacking typed keys marks them consumed for
+        # the key-reuse checker, and the values are the same as MemberKeys.from_seed(seed).
+        seeds = jnp.asarray([int(c.seed) for c in self.configs], jnp.uint32)
+        return jax.vmap(MemberKeys.from_seed)(seeds)
 
     def member_labels(self) -> list[dict]:
         """What distinguishes each member, for logs: its Hparams and its seed."""

@@ -1,0 +1,97 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import vae as vae_config
+from vae_jax import models
+from vae_jax.errors import ConfigError
+
+
+def count(params) -> int:
+    return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
+
+
+def init(config, image_shape=(28, 28, 1)):
+    model = models.build(config, image_shape)
+    x = jnp.zeros((2, *image_shape))
+    params = model.init(jax.random.key(0), x, jax.random.key(1))["params"]
+    return model, params
+
+
+def test_flax_example_vae_has_the_exact_parameter_count():
+    model, params = init(vae_config.get_config())
+    encoder = 784 * 500 + 500 + 2 * (500 * 20 + 20)
+    decoder = 20 * 500 + 500 + 500 * 784 + 784
+    assert count(params) == encoder + decoder == 815_824
+    assert set(params) == {"encoder", "decoder", "mean", "logvar"}
+
+
+def test_ae_has_one_code_head():
+    config = vae_config.get_config()
+    config.model = "ae"
+    _, params = init(config)
+    assert count(params) == 784 * 500 + 500 + 500 * 20 + 20 + 20 * 500 + 500 + 500 * 784 + 784
+
+
+@pytest.mark.parametrize("image_shape", [(28, 28, 1), (64, 64, 1), (32, 32, 3)])
+def test_conv_vae_maps_images_back_to_their_shape(image_shape):
+    config = vae_config.get_config()
+    config.architecture = "conv"
+    model, params = init(config, image_shape)
+    x = jnp.ones((3, *image_shape)) * 0.5
+    out = model.apply({"params": params}, x, jax.random.key(2))
+    assert out["logits"].shape == (3, *image_shape)
+    assert out["mean"].shape == out["logvar"].shape == out["z"].shape == (3, 20)
+    encoder = params["encoder"]
+    widths = [encoder[f"Conv_{i}"]["kernel"].shape[-1] for i in range(3)]
+    assert widths == [32, 64, 128]  # the Keras-tutorial encoder
+
+
+def test_conv_parameter_count_on_mnist():
+    config = vae_config.get_config()
+    config.architecture = "conv"
+    _, params = init(config)
+    enc = (9 * 1 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 128 + 128)
+    heads = 2 * (4 * 4 * 128 * 20 + 20)
+    dec = (20 * 4 * 4 * 128 + 4 * 4 * 128) + (9 * 128 * 64 + 64) + (9 * 64 * 32 + 32) + (9 * 32 + 1)
+    assert count(params) == enc + heads + dec
+
+
+def test_learned_pixel_variance_is_a_parameter():
+    config = vae_config.get_config()
+    config.likelihood = "gaussian_learned"
+    model, params = init(config)
+    assert params["x_logvar"].shape == (28, 28, 1)
+    out = model.apply({"params": params}, jnp.zeros((2, 28, 28, 1)), jax.random.key(3))
+    assert out["x_logvar"].shape == (28, 28, 1)
+
+
+def test_reparameterize_has_the_posterior_moments():
+    mean, logvar = jnp.array([1.0, -2.0]), jnp.log(jnp.array([0.25, 4.0]))
+    keys = jax.random.split(jax.random.key(0), 20000)
+    z = jax.vmap(lambda k: models.reparameterize(k, mean, logvar))(keys)
+    np.testing.assert_allclose(z.mean(0), mean, atol=0.05)
+    np.testing.assert_allclose(z.var(0), jnp.exp(logvar), rtol=0.05)
+
+
+def test_images_of_the_wrong_shape_get_a_clear_error():
+    model, params = init(vae_config.get_config())
+    with pytest.raises(ConfigError, match=r"\(64, 64, 1\).*built for \(28, 28, 1\)"):
+        model.apply({"params": params}, jnp.zeros((1, 64, 64, 1)), jax.random.key(0))
+
+
+@pytest.mark.parametrize("field,value", [("model", "gan"), ("architecture", "resnet"),
+                                         ("likelihood", "poisson"), ("activation", "swish")])
+def test_unknown_names_get_a_clear_error(field, value):
+    config = vae_config.get_config()
+    config[field] = value
+    with pytest.raises(ConfigError, match=f"unknown {field}.*--config.{field}"):
+        models.build(config, (28, 28, 1))
+
+
+def test_too_small_images_for_the_conv_stack():
+    config = vae_config.get_config()
+    config.architecture = "conv"
+    with pytest.raises(ConfigError, match="too small"):
+        models.build(config, (4, 4, 1))

@@ -1,0 +1,162 @@
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import vae as vae_config
+from vae_jax import checkpoints, hparams, logs, models, objectives, run, train
+from vae_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
+
+pytestmark = pytest.mark.real_data
+
+
+def small_setup():
+    config = vae_config.get_config()
+    config.hidden, config.latents = (32,), 4
+    model = models.build(config, (28, 28, 1))
+    tx = train.make_optimizer(config)
+    loss_fn = objectives.build(config, model)
+    return config, model, tx, loss_fn
+
+
+def test_one_step_gives_finite_values_and_moves_the_parameters():
+    config, model, tx, loss_fn = small_setup()
+    state = train.create_state(jax.random.key(0), model, tx, (28, 28, 1))
+    x = (jax.random.uniform(jax.random.key(1), (16, 28, 28, 1)) > 0.7).astype(jnp.float32)
+    step = jax.jit(lambda s, x, k, h: train.train_step(
+        s, x, k, h, loss_fn=loss_fn, tx=tx, schedule=train.make_schedule(config, 10)))
+    new, metrics = step(state, x, jax.random.key(2), hparams.from_config(config))
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    assert int(new.step) == 1
+    moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), state.params, new.params)
+    assert all(v > 0 for v in jax.tree.leaves(moved))
+    assert float(metrics["nelbo"]) == pytest.approx(float(metrics["recon"] + metrics["kl"]))
+
+
+def test_schedules():
+    config = vae_config.get_config()
+    config.num_epochs = 3280
+    config.lr_schedule = "burda"
+    schedule = train.make_schedule(config, steps_per_epoch=1)
+    # Stage i lasts 3^i epochs at 10^(-i/7): boundaries after 1, 4, 13, ... epochs.
+    assert float(schedule(jnp.array(0))) == pytest.approx(1.0)
+    assert float(schedule(jnp.array(1))) == pytest.approx(10 ** (-1 / 7))
+    assert float(schedule(jnp.array(3))) == pytest.approx(10 ** (-1 / 7))
+    assert float(schedule(jnp.array(4))) == pytest.approx(10 ** (-2 / 7))
+    assert float(schedule(jnp.array(3279))) == pytest.approx(0.1)
+    config.lr_schedule = "cosine"
+    assert float(train.make_schedule(config, 1)(jnp.array(3280))) == pytest.approx(0.0, abs=1e-6)
+    config.lr_schedule = "step"
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        train.make_schedule(config, 1)
+
+
+def test_the_epoch_compiles_once(tiny_config, tmp_path):
+    config, model, tx, loss_fn = small_setup()
+    epoch = train.make_train_epoch(loss_fn, tx, train.make_schedule(config, 4), batch_size=8,
+                                   dynamic_binarization=True, member_map="map")
+    epoch = jax.jit(chex.assert_max_traces(epoch, n=1))
+    states = jax.vmap(lambda k: train.create_state(k, model, tx, (28, 28, 1)))(
+        jax.random.split(jax.random.key(0), 2))
+    images = jnp.asarray(np.random.default_rng(0).integers(0, 255, (32, 28, 28, 1)), jnp.uint8)
+    hp = hparams.stack([hparams.from_config(config)] * 2)
+    train_keys = jax.random.split(jax.random.key(1), 2)
+    for e in range(3):  # new epochs, new values: no retrace
+        states, _ = epoch(states, images, e, jax.random.key(2), train_keys, hp)
+    assert int(states.step[0]) == 12
+
+
+def _final_params(workdir, config):
+    dataset_shape = (28, 28, 1)
+    model = models.build(config, dataset_shape)
+    tx = train.make_optimizer(config)
+    like = jax.vmap(lambda k: train.create_state(k, model, tx, dataset_shape))(
+        jax.random.split(jax.random.key(0), 1))
+    ckpt = checkpoints.Checkpointer(os.path.join(workdir, "checkpoints", "main"))
+    state = ckpt.restore(ckpt.latest_epoch(), like)
+    ckpt.close()
+    return state
+
+
+def test_resume_is_exact(tiny_config, tmp_path):
+    tiny_config.num_epochs = 4
+    run.train_and_evaluate(tiny_config, str(tmp_path / "straight"))
+    half = tiny_config.copy_and_resolve_references()
+    half.num_epochs = 2
+    run.train_and_evaluate(half, str(tmp_path / "resumed"))
+    run.train_and_evaluate(tiny_config, str(tmp_path / "resumed"))  # same workdir: resumes
+    a = _final_params(str(tmp_path / "straight"), tiny_config)
+    b = _final_params(str(tmp_path / "resumed"), tiny_config)
+    jax.tree.map(np.testing.assert_array_equal, a, b)  # bitwise
+    assert logs.read_metrics(str(tmp_path / "straight")) == logs.read_metrics(
+        str(tmp_path / "resumed"))
+    assert [r["epoch"] for r in logs.read_metrics(str(tmp_path / "resumed"))] == [1, 2, 3, 4]
+
+
+def test_a_finished_run_rerun_does_nothing_and_keeps_its_log(tiny_config, tmp_path):
+    first = run.train_and_evaluate(tiny_config, str(tmp_path))
+    again = run.train_and_evaluate(tiny_config, str(tmp_path))
+    assert first == again
+    assert len(logs.read_metrics(str(tmp_path))) == tiny_config.num_epochs
+
+
+def test_workdir_files(tiny_config, tmp_path):
+    tiny_config.figures = True
+    tiny_config.latents = 2
+    run.train_and_evaluate(tiny_config, str(tmp_path))
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["latents"] == 2 and saved["dataset"] == "mnist"
+    record = logs.read_metrics(str(tmp_path))[-1]
+    for name in ("step", "epoch", "train/loss", "eval/nelbo", "eval/recon", "eval/kl"):
+        assert name in record
+    assert record["eval/nelbo"] == pytest.approx(record["eval/recon"] + record["eval/kl"], rel=1e-5)
+    figures = set(os.listdir(tmp_path / "figures"))
+    assert {"reconstructions.png", "samples.png", "latents.png", "manifold.png",
+            "curves.png", "traversals.png"} <= figures
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "tensorboard/main"))
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path):
+    tiny_config.num_epochs = 1
+    run.train_and_evaluate(tiny_config, str(tmp_path))
+    good = sorted(os.listdir(tmp_path / "checkpoints" / "main"))
+    tiny_config.num_epochs = 3
+    tiny_config.learning_rate = 1e30  # allowed? no: learning_rate is part of the run's config
+    with pytest.raises(CheckpointError, match="learning_rate"):
+        run.train_and_evaluate(tiny_config, str(tmp_path))
+    fresh = tmp_path / "fresh"
+    with pytest.raises(NonFiniteLossError, match="non-finite training loss.*learning_rate"):
+        run.train_and_evaluate(tiny_config, str(fresh))
+    assert not os.path.exists(fresh / "checkpoints" / "main" / "1")  # nothing bad was saved
+    assert sorted(os.listdir(tmp_path / "checkpoints" / "main")) == good
+
+
+def test_checkpoint_of_an_incompatible_config(tiny_config, tmp_path):
+    tiny_config.num_epochs = 1
+    run.train_and_evaluate(tiny_config, str(tmp_path))
+    tiny_config.latents = 8
+    with pytest.raises(CheckpointError, match="latents: 4 -> 8.*new --workdir"):
+        run.train_and_evaluate(tiny_config, str(tmp_path))
+    # Even without config.json, orbax's shape check is turned into a clear error.
+    os.remove(tmp_path / "config.json")
+    tiny_config.num_epochs = 2
+    with pytest.raises(CheckpointError, match="cannot be restored.*nothing was deleted"):
+        run.train_and_evaluate(tiny_config, str(tmp_path))
+    assert os.path.isdir(tmp_path / "checkpoints" / "main" / "1")
+
+
+def test_unreadable_checkpoint(tiny_config, tmp_path):
+    tiny_config.num_epochs = 1
+    run.train_and_evaluate(tiny_config, str(tmp_path))
+    for root, _, files in os.walk(tmp_path / "checkpoints" / "main" / "1"):
+        for name in files:
+            if name.endswith(".ocdbt") or "manifest" in name:
+                with open(os.path.join(root, name), "wb") as f:
+                    f.write(b"garbage")
+    tiny_config.num_epochs = 2
+    with pytest.raises(CheckpointError, match="cannot be restored"):
+        run.train_and_evaluate(tiny_config, str(tmp_path))
