@@ -20,7 +20,8 @@ from vae_jax.errors import CheckpointError
 # Fields a resumed run may change without changing what the saved states mean.
 RESUMABLE_CHANGES = frozenset({
     "num_epochs", "eval_every", "checkpoint_every", "keep_checkpoints", "figures", "progress",
-    "data_dir", "tfds_data_dir", "evals", "nll_samples", "nll_chunk", "eval_batch_size",
+    "data_dir", "tfds_data_dir", "evals", "nll_samples", "nll_chunk", "eval_batch_size", "memory_limit_gb", "member_map",
+    "probe_train_size", "disentanglement_votes",
 })
 
 

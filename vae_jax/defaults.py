@@ -66,10 +66,18 @@ def base_config() -> ml_collections.ConfigDict:
     config.sweep = _sweep_placeholders()
     config.sweep_mode = "product"  # product | zip
     config.member_map = "auto"  # auto | vmap | map (see train.map_members)
+    config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
 
     # Evaluation, logging, checkpoints.
     config.eval_every = 1  # epochs
     config.eval_batch_size = 1000
+    # Evaluators (vae_jax/evaluators.py); all run at every evaluation, so put costly ones in
+    # a config with eval_every = num_epochs.
+    config.evals = ("elbo",)
+    config.nll_samples = 5000  # k of the importance-sampled likelihood (Burda et al. use 5000)
+    config.nll_chunk = 500  # samples decoded at once: bounds memory, not the result
+    config.probe_train_size = 10_000  # training codes the probes are fitted on
+    config.disentanglement_votes = 2000  # FactorVAE/BetaVAE classifier training points
     config.checkpoint_every = 1  # epochs
     config.keep_checkpoints = 3
     config.figures = True

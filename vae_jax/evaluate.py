@@ -11,10 +11,23 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vae_jax import data, objectives
+from vae_jax.errors import ConfigError
 
 PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
+
+
+def make_codes(model) -> PerExample:
+    """(params, x, key unused) -> per-example `code`: posterior mean (VAE) or code (AE)."""
+
+    def codes(params, x, key):
+        del key  # deterministic
+        out = model.apply({"params": params}, x, method="encode")
+        return dict(code=out[0] if isinstance(out, tuple) else out)
+
+    return codes
 
 
 def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
@@ -35,12 +48,23 @@ def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
     return terms
 
 
-def over_images(fn: PerExample, params, images: jax.Array, key: jax.Array,
+def encode_images(model, params, images: np.ndarray, chunk_size: int = 1000) -> np.ndarray:
+    """Posterior means (VAE) or codes (AE) of one member for uint8 images, on the host."""
+    fn = jax.jit(lambda x: model.apply({"params": params}, data.to_float(x, None),
+                                       method="encode"))
+    codes = []
+    for start in range(0, len(images), chunk_size):
+        out = fn(jnp.asarray(images[start:start + chunk_size]))
+        codes.append(np.asarray(out[0] if isinstance(out, tuple) else out))
+    return np.concatenate(codes)
+
+
+def over_images(fn: PerExample, params, images: jax.Array, key: jax.Array | None,
                 chunk_size: int) -> dict[str, jax.Array]:
     """Applies `fn` to all `images` (uint8 [N,H,W,C]) in chunks; returns [N, ...] arrays.
 
     Chunk c draws its noise from fold_in(key, c), so results do not depend on anything but
-    the key and the chunk size.
+    the key and the chunk size. A deterministic `fn` takes key=None.
     """
     num = images.shape[0]
     chunk_size = min(chunk_size, num)
@@ -51,7 +75,8 @@ def over_images(fn: PerExample, params, images: jax.Array, key: jax.Array,
 
     def one_chunk(args):
         index, chunk = args
-        return fn(params, data.to_float(chunk, None), jax.random.fold_in(key, index))
+        chunk_key = None if key is None else jax.random.fold_in(key, index)
+        return fn(params, data.to_float(chunk, None), chunk_key)
 
     out = jax.lax.map(one_chunk, (jnp.arange(num_chunks), chunks))
     return jax.tree.map(lambda v: v.reshape(num_chunks * chunk_size, *v.shape[2:])[:num], out)
@@ -60,3 +85,81 @@ def over_images(fn: PerExample, params, images: jax.Array, key: jax.Array,
 def mean_metrics(per_example: dict[str, jax.Array], prefix: str) -> dict[str, jax.Array]:
     """Averages the scalar-per-example entries (codes and other vectors are skipped)."""
     return {f"{prefix}{k}": v.mean(axis=-1) for k, v in per_example.items() if v.ndim == 2}
+
+
+# ------------------------------------------------------------------ importance-sampled likelihood
+def log_importance_weights(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
+                           num_samples: int) -> jax.Array:
+    """log w_s = log p(x, z_s) - log q(z_s | x) for z_s ~ q(z | x), s = 1..num_samples.
+
+    Args:
+      encode_fn: x [B, ...] -> (mean, logvar), each [B, latents]: the proposal q(z | x).
+      log_joint_fn: (x [B, ...], z [S, B, latents]) -> log p(x, z) [S, B].
+    Returns: [num_samples, B].
+    """
+    mean, logvar = encode_fn(x)
+    eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
+    z = mean + jnp.exp(0.5 * logvar) * eps
+    return log_joint_fn(x, z) - objectives.log_diagonal_normal(z, mean, logvar)
+
+
+def iwae_log_likelihood(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
+                        num_samples: int, sample_chunk: int = 500) -> jax.Array:
+    """log (1/k) sum_s w_s per example [B]: the k-sample IWAE bound, and the importance-sampled
+    estimate of log p(x) (Burda et al. 2015), which approaches log p(x) from below as k grows.
+
+    The k samples are drawn `sample_chunk` at a time and folded into a running log-sum-exp,
+    so memory is bounded by one chunk whatever k is (k = 5000 on a whole test set is one call).
+    """
+    if num_samples < 1:
+        raise ConfigError(f"the number of importance samples must be >= 1, got {num_samples}")
+    chunk = min(sample_chunk, num_samples)
+    num_chunks = -(-num_samples // chunk)
+
+    def body(carry, index):
+        running_max, running_sum = carry
+        log_w = log_importance_weights(encode_fn, log_joint_fn, x,
+                                       jax.random.fold_in(key, index), chunk)
+        # The last chunk may overshoot k: its surplus samples get weight zero.
+        valid = (index * chunk + jnp.arange(chunk)) < num_samples
+        log_w = jnp.where(valid[:, None], log_w, -jnp.inf)
+        new_max = jnp.maximum(running_max, log_w.max(axis=0))
+        running_sum = (running_sum * jnp.exp(running_max - new_max)
+                       + jnp.exp(log_w - new_max).sum(axis=0))
+        return (new_max, running_sum), None
+
+    batch = x.shape[0]
+    init = (jnp.full((batch,), -jnp.inf), jnp.zeros((batch,)))
+    (log_max, total), _ = jax.lax.scan(body, init, jnp.arange(num_chunks))
+    return log_max + jnp.log(total) - jnp.log(num_samples)
+
+
+def make_vae_log_joint(model, log_likelihood):
+    """params -> log_joint(x [B,...], z [S,B,L]) = log p(x | z) + log p(z), [S, B]."""
+
+    def log_joint_for(params):
+        # A learned pixel log-variance is a parameter shared by every sample and example.
+        shared = {"x_logvar": params["x_logvar"]} if "x_logvar" in params else {}
+
+        def log_joint(x, z):
+            logits = model.apply({"params": params}, z, method="decode")
+            log_px_z = jax.vmap(lambda sample_logits: -objectives.reconstruction_nll(
+                log_likelihood, x, {"logits": sample_logits, **shared}))(logits)
+            return log_px_z + objectives.log_standard_normal(z)
+
+        return log_joint
+
+    return log_joint_for
+
+
+def make_nll(model, log_likelihood, num_samples: int, sample_chunk: int) -> PerExample:
+    """(params, x, key) -> per-example `nll` = -log p(x) estimated with k importance samples."""
+    log_joint_for = make_vae_log_joint(model, log_likelihood)
+
+    def nll(params, x, key):
+        encode_fn = lambda x: model.apply({"params": params}, x, method="encode")  # noqa: E731
+        log_px = iwae_log_likelihood(encode_fn, log_joint_for(params), x, key, num_samples,
+                                     sample_chunk)
+        return dict(nll=-log_px)
+
+    return nll

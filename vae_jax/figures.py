@@ -9,18 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.stats import norm
 
-from vae_jax import data, plots
-
-
-def encode(model, params, images: np.ndarray) -> np.ndarray:
-    """Posterior means (VAE) or codes (AE) of uint8 images, in chunks of 1000."""
-    fn = jax.jit(lambda x: model.apply({"params": params}, data.to_float(x, None),
-                                       method="encode"))
-    codes = []
-    for start in range(0, len(images), 1000):
-        out = fn(jnp.asarray(images[start:start + 1000]))
-        codes.append(np.asarray(out[0] if isinstance(out, tuple) else out))
-    return np.concatenate(codes)
+from vae_jax import evaluate, plots
 
 
 def decode(model, params, z: np.ndarray) -> np.ndarray:
@@ -63,7 +52,7 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     paths = []
     test = dataset.test_images[:2000]
     originals = test[:12].astype(np.float32) / 255
-    codes = encode(model, params, test)
+    codes = evaluate.encode_images(model, params, test)
     paths.append(plots.reconstructions(originals, decode(model, params, codes[:12]),
                                        os.path.join(directory, "reconstructions.png"),
                                        f"{title}: originals / reconstructions"))

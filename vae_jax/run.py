@@ -7,12 +7,23 @@ populations (one per static signature of the sweep; a plain run is one populatio
 from __future__ import annotations
 
 import os
+import time
 
 import jax
 import numpy as np
 import tqdm
 
-from vae_jax import checkpoints, data, evaluate, figures, logs, models, objectives, train
+from vae_jax import (
+    checkpoints,
+    data,
+    evaluate,
+    evaluators,
+    figures,
+    logs,
+    models,
+    objectives,
+    train,
+)
 from vae_jax import population as population_lib
 from vae_jax.errors import ConfigError, NonFiniteLossError
 
@@ -58,21 +69,6 @@ def _output_bias(config, dataset: data.Dataset):
     )
 
 
-def make_population_eval(setup: _Setup):
-    """-> eval_fn(params [M,...], eval_keys [M], test_images) -> {'eval/...': [M]}."""
-    terms = evaluate.make_elbo_terms(setup.model, setup.log_likelihood, setup.config.model)
-    chunk = setup.config.eval_batch_size
-
-    def one_member(params, key, images):
-        per_example = evaluate.over_images(terms, params, images, key, chunk)
-        return {f"eval/{k}": v.mean() for k, v in per_example.items() if v.ndim == 1}
-
-    def eval_fn(params, eval_keys, images):
-        return train.map_members(one_member, setup.member_map, (images,))(params, eval_keys)
-
-    return eval_fn
-
-
 def init_population(setup: _Setup, population: population_lib.Population, dataset):
     """Fresh stacked states, keys and hparams of a population, placed over the devices."""
     mesh = population_lib.member_mesh(population.size)
@@ -81,6 +77,27 @@ def init_population(setup: _Setup, population: population_lib.Population, datase
     keys = population.keys()
     return (population_lib.shard_members(states, mesh), population_lib.shard_members(keys, mesh),
             population_lib.shard_members(population.hparams(), mesh), mesh)
+
+
+def _evaluate(setup, names, eval_fn, encode_fn, states, keys, epoch, dataset, test_images,
+              records):
+    """Adds every member's 'eval/...' metrics to its record (all members in each program)."""
+    epoch_keys = evaluators.keys_for_epoch(keys.eval, epoch)
+    metrics = jax.device_get(eval_fn(states.params, epoch_keys, test_images))
+    for i, record in enumerate(records):
+        record.update({k: v[i] for k, v in metrics.items()})
+    if not any(n in evaluators.ON_CODES for n in names):
+        return
+    codes = {"test": np.asarray(encode_fn(states.params, test_images))}
+    if any(n in evaluators.ON_LABELS for n in names):
+        probe_images = jax.device_put(dataset.train_images[: setup.config.probe_train_size])
+        codes["train"] = np.asarray(encode_fn(states.params, probe_images))
+    for i, record in enumerate(records):
+        params = population_lib.member(states.params, i)
+        record.update(evaluators.code_metrics(
+            names, {k: v[i] for k, v in codes.items()}, dataset,
+            lambda images, p=params: evaluate.encode_images(setup.model, p, images),
+            setup.config))
 
 
 def _check_finite(metrics: dict, population, epoch: int, last_good: int | None, workdir: str):
@@ -101,6 +118,12 @@ def _check_finite(metrics: dict, population, epoch: int, last_good: int | None, 
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
     setup = _Setup(config, dataset)
+    population_lib.check_fits(
+        population,
+        population_lib.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
+                                             config.batch_size),
+        dataset.train_images.nbytes + dataset.test_images.nbytes,
+        population_lib.available_bytes(config.memory_limit_gb))
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     checkpointer = checkpoints.Checkpointer(
         os.path.join(workdir, "checkpoints", population.name), config.keep_checkpoints)
@@ -116,13 +139,16 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
         dynamic_binarization=config.binarization == "dynamic"
         and config.dataset != "binarized_mnist", member_map=setup.member_map),
         donate_argnums=0)
-    eval_fn = jax.jit(make_population_eval(setup))
+    eval_names = evaluators.validate(config, dataset)
+    eval_fn = jax.jit(evaluators.make_jitted_eval(setup, eval_names))
+    encode_fn = jax.jit(evaluators.make_population_encoder(setup))
     labels = population.member_labels()
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
     progress = tqdm.tqdm(total=config.num_epochs * images_per_epoch,
                          initial=start * images_per_epoch, unit="img", unit_scale=True,
                          desc=population.name, disable=not config.progress, smoothing=0.3)
     last = []
+    tick = time.perf_counter()
     for epoch in range(start, config.num_epochs):
         states, metrics = epoch_fn(states, images, epoch, data_key, keys.train, hparams)
         metrics = jax.device_get(metrics)
@@ -131,17 +157,23 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
         records = [{f"train/{k}": v[i] for k, v in metrics.items()}
                    for i in range(population.size)]
         if done % config.eval_every == 0 or done == config.num_epochs:
-            eval_metrics = jax.device_get(eval_fn(states.params, keys.eval, test_images))
-            for i, record in enumerate(records):
-                record.update({k: v[i] for k, v in eval_metrics.items()})
+            _evaluate(setup, eval_names, eval_fn, encode_fn, states, keys, done, dataset,
+                      test_images, records)
+        if done % config.checkpoint_every == 0 or done == config.num_epochs:
+            checkpointer.save(done, states)
+        # Wall time of the whole iteration (step, eval, checkpoint, and the previous epoch's
+        # logging): the real training path's speed. Epoch 1 of a process includes compiling.
+        tock = time.perf_counter()
+        timing = {"perf/epoch_seconds": tock - tick,
+                  "perf/images_per_second": images_per_epoch / (tock - tick)}
+        tick = tock
         last = []
         for i, record in enumerate(records):
             record = dict(step=done * setup.steps_per_epoch, epoch=done,
-                          population=population.name, member=i, hparams=labels[i], **record)
+                          population=population.name, member=i, hparams=labels[i], **record,
+                          **timing)
             logger.write(record, member_tag=_member_tag(population, i, several))
             last.append(record)
-        if done % config.checkpoint_every == 0 or done == config.num_epochs:
-            checkpointer.save(done, states)
         progress.update(images_per_epoch)
         progress.set_postfix(_postfix(records))
     progress.close()

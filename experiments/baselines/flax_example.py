@@ -9,10 +9,11 @@ batch 128 from `tfds.as_numpy` of `binarized_mnist` (statically binarised floats
 `rng, key = random.split(rng)` in Python before every step; and
 `state = train_step(state, batch, key, config.latents)` where `train_step` is a plain Python
 function -- NOT jitted. Up to early 2023 the example decorated it with `@jax.jit`
-(`train_step(state, batch, z_rng)`); flax PR #3046 (Apr 2023) moved `latents` into the signature
-and dropped the decorator, and flax PR #5077 (Nov 2025, open at the time of writing) proposes
-adding `nnx.jit` back in an NNX port. So the shipped step runs op by op: `jax.grad` of
-`model.apply` and `state.apply_gradients` dispatch every primitive eagerly from Python.
+(`train_step(state, batch, z_rng)`); the decorator went away in the April 2023 restructuring
+(flax PR #3046, whose diff removes `@jax.jit` above the step), and flax PR #5077 (Nov 2025, open
+when this was written) still lists "add `nnx.jit` to `train_step`" among its changes to the
+Linen example on main. So the shipped step runs op by op: `jax.grad` of `model.apply` and
+`state.apply_gradients` dispatch every primitive eagerly from Python.
 
 What is replicated here: the same modules, loss, TrainState/optax.adam, per-step Python key split
 (new-style `random.key(0)` as in the current example) and host-numpy batches, one Python call

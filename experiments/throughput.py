@@ -1,0 +1,167 @@
+"""Throughput of vae_jax against references measured in the same run (medians of repeats).
+
+Command:  python experiments/throughput.py --out throughput.json [--only=training,population]
+          (MNIST from $VAE_JAX_DATA_DIR or --data_dir; the PyTorch and pythae references need
+          `pip install -e ".[bench]"` and are skipped with a note if missing)
+Hardware: the numbers in README.md were taken on the 2-core CPU development machine.
+
+What each ratio compares (higher is better for vae_jax):
+* vs_bare_scan: the real training path (run.train_and_evaluate with its eval, logs and
+  checkpoints; epoch times from its own metrics.jsonl, compile excluded) against a bare jitted
+  lax.scan epoch of the same model and loss with nothing around it. Target >= 0.9.
+* vs_pytorch: against the same VAE in PyTorch eager on the CPU. Target >= 1.6.
+* vs_flax_example: against the official Flax VAE example's step pattern as shipped (one
+  Python-dispatched, un-jitted step per batch). Target >= 15.
+* population_vs_sequential_n{8,32}[_conv]: images/s of a population of N betas trained as one
+  program against the same N members trained one after another. Target >= 1.0 on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from configs import vae as vae_config  # noqa: E402
+from experiments.baselines.flax_example import (  # noqa: E402
+    flax_example_images_per_second,
+    flax_example_jitted_images_per_second,
+)
+from experiments.baselines.torch_vae import torch_images_per_second  # noqa: E402
+from vae_jax import data, logs, population, run, train  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("out", None, "JSON file for the figures and ratios.")
+flags.DEFINE_string("data_dir", "", "IDX folder (default $VAE_JAX_DATA_DIR).")
+flags.DEFINE_integer("repeats", 3, "Repeats of each measurement; medians are reported.")
+flags.DEFINE_list("only", ["training", "population", "nll"], "Which groups to measure.")
+flags.DEFINE_list("population_sizes", ["8", "32"], "Population sizes to compare.")
+flags.DEFINE_string("member_map", "auto", "How populations map members: auto | vmap | map.")
+
+
+def mnist_config(**overrides):
+    config = vae_config.get_config()
+    config.data_dir = FLAGS.data_dir
+    config.figures = False
+    config.progress = False
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+# -------------------------------------------------------------------------------- training path
+def real_path_images_per_second(config, epochs: int) -> float:
+    """Median epoch rate of train_and_evaluate after its first (compiling) epoch."""
+    with tempfile.TemporaryDirectory() as workdir:
+        config.num_epochs = epochs
+        run.train_and_evaluate(config, workdir)
+        rates = [r["perf/images_per_second"] for r in logs.read_metrics(workdir)[1:]]
+    return statistics.median(rates)
+
+
+def epoch_runner(config, dataset, members: list):
+    """A jitted epoch of `members` (configs of one static signature) ready to time."""
+    pop = population.Population("bench", tuple(members))
+    setup = run._Setup(config, dataset)
+    states, keys, hparams, _ = run.init_population(setup, pop, dataset)
+    epoch_fn = jax.jit(train.make_train_epoch(
+        setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
+        dynamic_binarization=True, member_map=setup.member_map), donate_argnums=0)
+    images = jax.device_put(dataset.train_images)
+    data_key = jax.random.key(0)
+    state = {"states": states, "epoch": 0}
+
+    def one_epoch() -> float:
+        start = time.perf_counter()
+        new, metrics = epoch_fn(state["states"], images, state["epoch"], data_key, keys.train,
+                                hparams)
+        jax.block_until_ready((new, metrics))
+        state["states"], state["epoch"] = new, state["epoch"] + 1
+        return time.perf_counter() - start
+
+    one_epoch()  # compile
+    return one_epoch, len(members) * setup.steps_per_epoch * config.batch_size
+
+
+def measure_training(results: dict) -> None:
+    config = mnist_config()
+    dataset = data.load(config)
+    bare_epoch, images = epoch_runner(config, dataset, [config])
+    flat = dataset.train_images.reshape(len(dataset.train_images), -1).astype(np.float32) / 255
+    rates = {"real_path": [], "bare_scan": [], "pytorch": [], "flax_example": [],
+             "flax_example_jitted": []}
+    for _ in range(FLAGS.repeats):  # interleaved, so drifts of the machine hit all alike
+        rates["real_path"].append(real_path_images_per_second(mnist_config(), epochs=3))
+        rates["bare_scan"].append(images / min(bare_epoch() for _ in range(2)))
+        rates["flax_example"].append(flax_example_images_per_second(flat, 60))
+        rates["flax_example_jitted"].append(
+            flax_example_jitted_images_per_second(flat, 400))
+        try:
+            rates["pytorch"].append(torch_images_per_second(flat, 400))
+        except ImportError as e:
+            results["pytorch_note"] = str(e)
+    medians = {f"{k}_images_per_second": statistics.median(v) for k, v in rates.items() if v}
+    results.update(medians)
+    real = medians["real_path_images_per_second"]
+    results["vs_bare_scan"] = real / medians["bare_scan_images_per_second"]
+    results["vs_flax_example"] = real / medians["flax_example_images_per_second"]
+    results["vs_flax_example_jitted"] = real / medians["flax_example_jitted_images_per_second"]
+    if "pytorch_images_per_second" in medians:
+        results["vs_pytorch"] = real / medians["pytorch_images_per_second"]
+
+
+# ------------------------------------------------------------------------------------ population
+def measure_population(results: dict) -> None:
+    betas = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 0.25, 3.0]
+    for architecture, num_train in (("mlp", 12_800), ("conv", 1_280)):
+        config = mnist_config(architecture=architecture, num_train=num_train, num_test=1000,
+                              member_map=FLAGS.member_map)
+        dataset = data.load(config)
+        for size in map(int, FLAGS.population_sizes):
+            members = []
+            for i in range(size):
+                member = config.copy_and_resolve_references()
+                member.beta, member.seed = betas[i % len(betas)], i // len(betas)
+                members.append(member)
+            together, images = epoch_runner(config, dataset, members)
+            alone = [epoch_runner(config, dataset, [m])[0] for m in members]
+            pop_times, seq_times = [], []
+            for _ in range(FLAGS.repeats):
+                pop_times.append(together())
+                seq_times.append(sum(run_one() for run_one in alone))
+            suffix = "" if architecture == "mlp" else "_conv"
+            name = f"population_vs_sequential_n{size}{suffix}"
+            results[name] = statistics.median(seq_times) / statistics.median(pop_times)
+            results[f"population_n{size}{suffix}_images_per_second"] = (
+                images / statistics.median(pop_times))
+            print(f"{name}: {results[name]:.2f}", flush=True)
+    results["population_member_map"] = train.resolve_member_map(FLAGS.member_map)
+
+
+def main(argv):
+    del argv
+    results = {"backend": jax.default_backend(), "devices": len(jax.devices()),
+               "cpu_count": os.cpu_count(), "repeats": FLAGS.repeats}
+    groups = {"training": measure_training, "population": measure_population}
+    if "nll" in FLAGS.only:
+        from experiments import nll_benchmark  # noqa: PLC0415 - needs pythae only if asked
+
+        groups["nll"] = nll_benchmark.measure
+    for name in FLAGS.only:
+        groups[name](results)
+        print(json.dumps(results, indent=2), flush=True)
+    if FLAGS.out:
+        with open(FLAGS.out, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)

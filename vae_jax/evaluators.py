@@ -1,0 +1,130 @@
+"""Evaluators chosen by name in `config.evals`, run for every member of a population at once.
+
+* In one jitted program over all members: `elbo` (recon, kl, nelbo per example, always on)
+  and `nll` (importance-sampled -log p(x) with `config.nll_samples` samples).
+* On the members' codes (posterior means, or an AE's codes), computed in one jitted pass:
+  `active_units`, `linear_probe`, `knn` (labelled datasets), `mig`, `sap`, `dci`, and with
+  freshly rendered images `factor_vae`, `beta_vae` (datasets with known factors: sprites).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from vae_jax import data, evaluate, train
+from vae_jax.errors import ConfigError
+
+JITTED = ("elbo", "nll")
+ON_LABELS = ("linear_probe", "knn")
+ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
+ON_CODES = ("active_units",) + ON_LABELS + ON_FACTORS
+ALL = JITTED + ON_CODES
+
+
+def validate(config, dataset: data.Dataset) -> tuple[str, ...]:
+    """The evaluators to run, with a clear error for names or datasets that cannot work."""
+    names = tuple(config.evals)
+    for name in names:
+        if name not in ALL:
+            raise ConfigError(f"unknown evaluator {name!r} in config.evals; choose from "
+                              f"{', '.join(ALL)}")
+        if name in ON_LABELS and dataset.test_labels is None:
+            raise ConfigError(f"evaluator {name!r} needs labels; dataset {dataset.name!r} has none")
+        if name in ON_FACTORS and dataset.test_factors is None:
+            raise ConfigError(f"evaluator {name!r} needs ground-truth factors (dataset=sprites, "
+                              f"or arrays with train_factors/test_factors); {dataset.name!r} has none")
+        if name == "nll" and config.model != "vae":
+            raise ConfigError("evaluator 'nll' needs a VAE (an AE defines no likelihood)")
+    return names
+
+
+def make_jitted_eval(setup, names: tuple[str, ...]):
+    """-> eval_fn(params [M,...], eval_keys [M], images) -> {'eval/<metric>': [M]}."""
+    config = setup.config
+    terms = evaluate.make_elbo_terms(setup.model, setup.log_likelihood, config.model)
+    nll = (evaluate.make_nll(setup.model, setup.log_likelihood, config.nll_samples,
+                             config.nll_chunk) if "nll" in names else None)
+
+    def one_member(params, key, images):
+        per_example = evaluate.over_images(terms, params, images, key, config.eval_batch_size)
+        if nll is not None:
+            # Fewer images at a time: each carries nll_chunk decoded samples.
+            per_example |= evaluate.over_images(nll, params, images, key,
+                                                max(1, config.eval_batch_size // 10))
+        return {f"eval/{k}": v.mean() for k, v in per_example.items() if v.ndim == 1}
+
+    def eval_fn(params, eval_keys, images):
+        return train.map_members(one_member, setup.member_map, (images,))(params, eval_keys)
+
+    return eval_fn
+
+
+def make_population_encoder(setup):
+    """-> encode(params [M,...], images uint8 [N,...]) -> codes [M, N, latents]."""
+    codes = evaluate.make_codes(setup.model)
+
+    def codes_of(params, images):
+        return evaluate.over_images(codes, params, images, None, setup.config.eval_batch_size)[
+            "code"]
+
+    def encode(params, images):
+        return train.map_members(codes_of, setup.member_map, (images,))(params)
+
+    return encode
+
+
+def keys_for_epoch(eval_keys, epoch: int):
+    """Per member, a fresh key for evaluation `epoch` (the same in every run of the config)."""
+    return jax.vmap(lambda k: jax.random.fold_in(k, epoch))(eval_keys)
+
+
+def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Dataset,
+                 encode_images, config) -> dict[str, float]:
+    """Metrics of one member from its codes {'train': [N, L], 'test': [N, L]}.
+
+    `encode_images(uint8 images) -> codes` encodes freshly rendered images (FactorVAE/BetaVAE).
+    """
+    from vae_jax import disentanglement, probes  # lazy: scikit-learn loads in ~1 s
+
+    test, train_codes = member_codes["test"], member_codes.get("train")
+    out = {}
+    if "active_units" in names:
+        out["eval/active_units"] = float(probes.active_units(test))
+    if "linear_probe" in names:
+        out["eval/linear_probe"] = probes.linear_probe_accuracy(
+            train_codes, dataset.train_labels[: len(train_codes)], test, dataset.test_labels)
+    if "knn" in names:
+        out["eval/knn"] = probes.knn_accuracy(
+            train_codes, dataset.train_labels[: len(train_codes)], test, dataset.test_labels)
+    factors = dataset.test_factors
+    if "mig" in names:
+        out["eval/mig"] = disentanglement.mig(test, factors)
+    if "sap" in names:
+        out["eval/sap"] = disentanglement.sap(test, factors)
+    if "dci" in names:
+        for k, v in disentanglement.dci(test, factors).items():
+            out[f"eval/dci_{k}"] = v
+    if "factor_vae" in names or "beta_vae" in names:
+        ground_truth = _ground_truth(dataset)
+        rng = np.random.default_rng(config.data_seed)
+        encode_fn = lambda images: encode_images(images)  # noqa: E731
+        if "factor_vae" in names:
+            out["eval/factor_vae"] = disentanglement.factor_vae_score(
+                encode_fn, ground_truth, rng, num_train=config.disentanglement_votes,
+                num_eval=config.disentanglement_votes // 2,
+                num_variance_estimate=config.disentanglement_votes)
+        if "beta_vae" in names:
+            out["eval/beta_vae"] = disentanglement.beta_vae_score(
+                encode_fn, ground_truth, rng, num_train=config.disentanglement_votes,
+                num_eval=config.disentanglement_votes // 2)
+    return {k: float(v) for k, v in out.items()}
+
+
+def _ground_truth(dataset: data.Dataset):
+    if dataset.name != "sprites":
+        raise ConfigError("factor_vae / beta_vae render new images with chosen factors: they need "
+                          "dataset=sprites")
+    from vae_jax import sprites
+
+    return sprites.SpritesFactors()
