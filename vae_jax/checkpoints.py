@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from vae_jax.errors import CheckpointError
+from vae_jax.errors import CheckpointError  # noqa: F401 - re-exported for callers
 
 # Fields a resumed run may change without changing what the saved states mean.
 RESUMABLE_CHANGES = frozenset({

@@ -133,7 +133,8 @@ def _load_tfds(name: str, data_dir: str | None) -> dict[str, np.ndarray]:
 
     arrays = {}
     for split, tfds_split in (("train", "train"), ("test", "test")):
-        source = tfds.data_source(name, split=tfds_split, data_dir=data_dir)
+        # download=False: offline machines must fail fast, not try to fetch and prepare.
+        source = tfds.data_source(name, split=tfds_split, data_dir=data_dir, download=False)
         examples = [source[i] for i in range(len(source))]
         arrays[f"{split}_images"] = np.stack([e["image"] for e in examples]).astype(np.uint8)
         arrays[f"{split}_labels"] = np.array([e["label"] for e in examples], np.int32)

@@ -218,3 +218,40 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
         mine = [r for r in records if r.get("population") == population.name
                 and r.get("member") == i]
         figures.write_curves(mine, os.path.join(directory, "curves.png"), f"{title}: loss curves")
+
+
+def load_trained(config, workdir: str, dataset: data.Dataset | None = None):
+    """[(population, setup, states, keys)] restored from the latest checkpoints of `workdir`.
+
+    For experiments that evaluate trained members further (anomaly scores, say).
+    """
+    dataset = dataset or data.load(config)
+    loaded = []
+    for population in population_lib.split(config):
+        setup = _Setup(population.static_config, dataset)
+        states, keys, _, _ = init_population(setup, population, dataset)
+        checkpointer = checkpoints.Checkpointer(
+            os.path.join(workdir, "checkpoints", population.name))
+        epoch = checkpointer.latest_epoch()
+        if epoch is None:
+            raise checkpoints.CheckpointError(f"no checkpoint in {checkpointer.directory}")
+        loaded.append((population, setup, checkpointer.restore(epoch, states), keys))
+        checkpointer.close()
+    return loaded
+
+
+def load_member(workdir: str, population_name: str = "main", index: int = 0):
+    """(model, params, member config) of one member, from the workdir's config.json alone."""
+    import json
+
+    import ml_collections
+
+    with open(os.path.join(workdir, "config.json")) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    for key in ("hidden", "conv_channels", "evals"):
+        config[key] = tuple(config[key])
+    for population, setup, states, _ in load_trained(config, workdir):
+        if population.name == population_name:
+            return setup.model, population_lib.member(states.params, index), \
+                population.configs[index]
+    raise checkpoints.CheckpointError(f"no population {population_name!r} in {workdir}")

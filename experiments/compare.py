@@ -1,0 +1,107 @@
+"""AE vs VAE vs beta-VAE, over seeds, as populations: the README's main job.
+
+Command:  python experiments/compare.py --workdir=/tmp/compare [--config.dataset=mnist]
+Hardware: 2-core CPU, no GPU.
+Runtime and numbers: in configs/compare.py and README.md (measured, not assumed).
+
+Trains an AE population (one member per seed) and a VAE population (betas x seeds) with
+run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md: a table with a row per
+(model, beta) of mean ± std over seeds, and figures side by side.
+"""
+
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+from ml_collections import config_flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from vae_jax import data, evaluators, report, run  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
+config_flags.DEFINE_config_file("config", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "compare.py"), lock_config=True)
+flags.mark_flag_as_required("workdir")
+
+METRICS = [("eval/recon", "recon NLL"), ("eval/nelbo", "-ELBO"), ("eval/kl", "KL"),
+           ("eval/active_units", "active units"), ("eval/nll", "NLL (IS)"),
+           ("eval/linear_probe", "linear probe"), ("eval/knn", "kNN"), ("eval/mig", "MIG"),
+           ("eval/factor_vae", "FactorVAE"), ("eval/dci_disentanglement", "DCI dis."),
+           ("eval/dci_completeness", "DCI compl."), ("eval/dci_informativeness", "DCI info.")]
+FIGURES = ("reconstructions.png", "samples.png", "traversals.png", "latents.png")
+
+
+def population_configs(config):
+    """The AE (seeds only: beta means nothing to it) and the VAE (betas x seeds) configs."""
+    if config.dataset != "sprites":  # no factors: the disentanglement metrics do not apply
+        config.evals = tuple(e for e in config.evals if e not in evaluators.ON_FACTORS)
+        if "linear_probe" in config.evals and "knn" not in config.evals:
+            config.evals = tuple(config.evals) + ("knn",)
+    ae = config.copy_and_resolve_references()
+    ae.model = "ae"
+    ae.sweep.beta = None
+    ae.evals = tuple(e for e in config.evals if e not in ("nll",))
+    vae = config.copy_and_resolve_references()
+    vae.model = "vae"
+    return {"ae": ae, "vae": vae}
+
+
+def member_figures(workdir: str, record: dict) -> list[str]:
+    tag = f"{record['population']}/member_{record['member']}"
+    return [os.path.join(workdir, "figures", tag, name) for name in FIGURES]
+
+
+def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float):
+    present = [(k, h) for k, h in METRICS
+               if any(k in row for rows in rows_by_model.values() for row in rows)]
+    rows = [row for rows in rows_by_model.values() for row in rows]
+    table = report.markdown_table(rows, ["model", "beta", "seeds"] + [k for k, _ in present],
+                                  ["model", "beta", "seeds"] + [h for _, h in present])
+    lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", "",
+             f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
+             f"MLP {tuple(config.hidden)}, {config.latents} latents, batch {config.batch_size}; "
+             f"mean ± std over seeds {tuple(config.sweep.seed)}; test set of "
+             f"{config.num_test or 'all'} images. Wall time {seconds / 60:.1f} min.", "",
+             "Reconstruction and ELBO terms in nats per image (lower is better); MIG, "
+             "FactorVAE and DCI in [0, 1] (higher is more disentangled).", "", table, "",
+             "## Figures (seed 0 of each row): reconstructions, prior samples, traversals, "
+             "latent map", ""]
+    for name, (record, workdir) in firsts.items():
+        lines += [f"### {name}", "", report.image_row(member_figures(workdir, record), out_dir),
+                  ""]
+    with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main(argv):
+    del argv
+    config, out_dir = FLAGS.config, FLAGS.workdir
+    os.makedirs(out_dir, exist_ok=True)
+    start = time.time()
+    rows_by_model, firsts, results = {}, {}, {}
+    for model, model_config in population_configs(config).items():
+        workdir = os.path.join(out_dir, model)
+        run.train_and_evaluate(model_config, workdir)
+        records = report.final_records(workdir)
+        group_by = ["beta"] if model == "vae" else []
+        rows = report.summarize(records, group_by, [k for k, _ in METRICS], {"model": model})
+        for row in rows:
+            row.setdefault("beta", "-")
+        rows_by_model[model] = rows
+        results[model] = {"members": records, "summary": rows}
+        for record in records:
+            if record["hparams"]["seed"] == min(config.sweep.seed or (config.seed,)):
+                name = model if model == "ae" else f"vae beta={record['hparams']['beta']:g}"
+                firsts[name] = (record, workdir)
+    seconds = time.time() - start
+    write_report(out_dir, rows_by_model, firsts, config, seconds)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(dict(results, seconds=seconds), f, indent=2)
+    print(open(os.path.join(out_dir, "REPORT.md")).read().split("## Figures")[0])
+
+
+if __name__ == "__main__":
+    app.run(main)
