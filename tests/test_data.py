@@ -34,7 +34,8 @@ def test_idx_reader_on_the_real_mnist_files(data_dir):
 @pytest.mark.real_data
 def test_mnist_loads_with_published_label_counts(data_dir):
     ds = data.load(config_for(data_dir, binarization="none"))
-    assert ds.train_images.shape == (60000, 28, 28, 1) and ds.test_images.shape == (10000, 28, 28, 1)
+    assert ds.train_images.shape == (60000, 28, 28, 1)
+    assert ds.test_images.shape == (10000, 28, 28, 1)
     assert np.bincount(ds.train_labels).tolist() == MNIST_TRAIN_COUNTS
     assert ds.image_shape == (28, 28, 1)
     assert abs(ds.train_images.mean() / 255 - 0.1307) < 1e-3  # the well-known MNIST mean

@@ -70,6 +70,25 @@ def test_member_i_equals_the_same_config_trained_alone(data_dir, architecture, m
                                        rtol=0 if exact else 1e-5)
 
 
+def test_chunked_members_equal_the_same_configs_trained_alone(data_dir):
+    # 10 members: two chunks of 5 vmapped members, mapped one after the other.
+    config = small(data_dir, member_map="chunked")
+    dataset = data.load(config)
+    members = members_of(config, betas=(0.5, 1.0, 2.0, 4.0, 8.0), seeds=(3, 7))
+    assert train.chunk_size(len(members)) == 5
+    together, history = trained(config, dataset, members)
+    for i in (0, 4, 5, 9):  # both ends of both chunks
+        alone, alone_history = trained(config, dataset, [members[i]])
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5),
+                     population.member(together, i), population.member(alone, 0))
+        np.testing.assert_allclose(history[-1]["loss"][i], alone_history[-1]["loss"][0],
+                                   rtol=1e-5)
+
+
+def test_chunk_sizes():
+    assert [train.chunk_size(n) for n in (1, 7, 8, 12, 13, 32)] == [1, 7, 8, 6, 1, 8]
+
+
 def test_adding_members_does_not_retrace(data_dir):
     config = small(data_dir)
     dataset = data.load(config)

@@ -121,7 +121,8 @@ def test_workdir_files(tiny_config, tmp_path):
     figures = set(os.listdir(tmp_path / "figures"))
     assert {"reconstructions.png", "samples.png", "latents.png", "manifold.png",
             "curves.png", "traversals.png"} <= figures
-    assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "tensorboard/main"))
+    events = os.listdir(tmp_path / "tensorboard/main")
+    assert any(f.startswith("events.out.tfevents") for f in events)
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path):

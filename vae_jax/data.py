@@ -76,7 +76,8 @@ def read_idx(path: str) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(
             f"{path}: not an IDX file (the magic number must start with two zero bytes, got "
-            f"{raw[:4].hex() or 'an empty file'}); point data_dir at the original MNIST-format files"
+            f"{raw[:4].hex() or 'an empty file'}); point data_dir at the original MNIST-format "
+            "files"
         )
     dtype_code, ndim = raw[2], raw[3]
     if dtype_code != _IDX_UINT8 or ndim == 0:
@@ -92,7 +93,8 @@ def read_idx(path: str) -> np.ndarray:
     if len(raw) - header != expected:
         raise DataError(
             f"{path}: header announces shape {dims} ({expected} bytes) but the file holds "
-            f"{len(raw) - header} bytes of data; the file is truncated or corrupt - download it again"
+            f"{len(raw) - header} bytes of data; the file is truncated or corrupt - download it "
+            "again"
         )
     return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
 
@@ -167,7 +169,8 @@ def _load_labelled(name: str, config) -> dict[str, np.ndarray]:
         f"no {name} data: no IDX files under data_dir={directory!r} (set --config.data_dir or "
         f"${DATA_DIR_ENV} to a folder with train-images-idx3-ubyte[.gz] etc., or one folder per "
         f"dataset like ../shared/data)"
-        + (f", and TFDS could not load it ({type(tfds_error).__name__}: {tfds_error})" if tfds_error else "")
+        + (f", and TFDS could not load it ({type(tfds_error).__name__}: {tfds_error})"
+           if tfds_error else "")
     )
 
 
@@ -229,8 +232,22 @@ def _subsample(arrays: dict, num_train: int, num_test: int) -> dict:
     return out
 
 
+def _exclude_train_labels(arrays: dict, excluded: tuple[int, ...], name: str) -> dict:
+    """Drops the training examples of `excluded` classes (the test split keeps every class):
+    the setting of anomaly detection, where the held-out class is the anomaly."""
+    labels = arrays.get("train_labels")
+    if labels is None:
+        raise DataError(f"exclude_train_labels needs labels; dataset {name!r} has none")
+    unknown = sorted(set(excluded) - set(np.unique(labels).tolist()))
+    if unknown:
+        raise DataError(f"exclude_train_labels: no class {unknown} in {name!r} (its classes are "
+                        f"{np.unique(labels).tolist()})")
+    keep = ~np.isin(labels, excluded)
+    return {k: (v[keep] if k.startswith("train_") else v) for k, v in arrays.items()}
+
+
 def load(config) -> Dataset:
-    """The dataset `config.dataset` as host uint8 arrays, binarised as `config.binarization` says."""
+    """`config.dataset` as host uint8 arrays, binarised as `config.binarization` says."""
     if config.dataset not in DATASETS:
         raise DataError(
             f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)} "
@@ -249,6 +266,8 @@ def load(config) -> Dataset:
         arrays = _load_sprites(config)
     else:
         arrays = _load_arrays(config)
+    if config.exclude_train_labels:
+        arrays = _exclude_train_labels(arrays, tuple(config.exclude_train_labels), config.dataset)
     if config.dataset != "sprites":
         arrays = _subsample(arrays, config.num_train, config.num_test)
     binarization = "static" if config.dataset == "binarized_mnist" else config.binarization
@@ -262,7 +281,8 @@ def load(config) -> Dataset:
 
 
 def to_float(images: jax.Array, key: jax.Array | None) -> jax.Array:
-    """uint8 images -> float32 in [0, 1]; with a key, a fresh Bernoulli sample (dynamic binarisation)."""
+    """uint8 images -> float32 in [0, 1]; with a key, a fresh Bernoulli sample of them
+    (dynamic binarisation)."""
     probs = images.astype(jnp.float32) / 255.0
     if key is None:
         return probs

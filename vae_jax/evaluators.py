@@ -2,6 +2,8 @@
 
 * In one jitted program over all members: `elbo` (recon, kl, nelbo per example, always on)
   and `nll` (importance-sampled -log p(x) with `config.nll_samples` samples).
+* `anomaly`: ROC-AUC of recon error and of negative ELBO as scores separating the test images
+  of the classes in `config.exclude_train_labels` (left out of training) from the others.
 * On the members' codes (posterior means, or an AE's codes), computed in one jitted pass:
   `active_units`, `linear_probe`, `knn` (labelled datasets), `mig`, `sap`, `dci`, and with
   freshly rendered images `factor_vae`, `beta_vae` (datasets with known factors: sprites).
@@ -19,28 +21,38 @@ JITTED = ("elbo", "nll")
 ON_LABELS = ("linear_probe", "knn")
 ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
 ON_CODES = ("active_units",) + ON_LABELS + ON_FACTORS
-ALL = JITTED + ON_CODES
+ON_SCORES = ("anomaly",)
+ALL = JITTED + ON_SCORES + ON_CODES
 
 
-def validate(config, dataset: data.Dataset) -> tuple[str, ...]:
-    """The evaluators to run, with a clear error for names or datasets that cannot work."""
+def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:
+    """The evaluators to run (`config.evals`, plus `config.final_evals` for the last
+    evaluation when `final`), with a clear error for names or datasets that cannot work."""
     names = tuple(config.evals)
+    if final:
+        names += tuple(n for n in config.final_evals if n not in names)
     for name in names:
         if name not in ALL:
-            raise ConfigError(f"unknown evaluator {name!r} in config.evals; choose from "
-                              f"{', '.join(ALL)}")
+            raise ConfigError(f"unknown evaluator {name!r} in config.evals/final_evals; "
+                              f"choose from {', '.join(ALL)}")
         if name in ON_LABELS and dataset.test_labels is None:
             raise ConfigError(f"evaluator {name!r} needs labels; dataset {dataset.name!r} has none")
         if name in ON_FACTORS and dataset.test_factors is None:
             raise ConfigError(f"evaluator {name!r} needs ground-truth factors (dataset=sprites, "
-                              f"or arrays with train_factors/test_factors); {dataset.name!r} has none")
+                              "or arrays with train_factors/test_factors); "
+                              f"{dataset.name!r} has none")
+        if name == "anomaly" and not (config.exclude_train_labels
+                                      and dataset.test_labels is not None):
+            raise ConfigError("evaluator 'anomaly' scores the classes left out of training: set "
+                              "--config.exclude_train_labels='(k,)' on a labelled dataset")
         if name == "nll" and config.model != "vae":
             raise ConfigError("evaluator 'nll' needs a VAE (an AE defines no likelihood)")
     return names
 
 
 def make_jitted_eval(setup, names: tuple[str, ...]):
-    """-> eval_fn(params [M,...], eval_keys [M], images) -> {'eval/<metric>': [M]}."""
+    """-> eval_fn(params [M,...], eval_keys [M], images [N,...]) -> per-example scores
+    {'recon': [M, N], 'kl', 'nelbo' (VAE), 'nll' (if asked)}; `summarize` averages them."""
     config = setup.config
     terms = evaluate.make_elbo_terms(setup.model, setup.log_likelihood, config.model)
     nll = (evaluate.make_nll(setup.model, setup.log_likelihood, config.nll_samples,
@@ -51,13 +63,29 @@ def make_jitted_eval(setup, names: tuple[str, ...]):
         if nll is not None:
             # Fewer images at a time: each carries nll_chunk decoded samples.
             per_example |= evaluate.over_images(nll, params, images, key,
-                                                max(1, config.eval_batch_size // 10))
-        return {f"eval/{k}": v.mean() for k, v in per_example.items() if v.ndim == 1}
+                                                config.nll_batch_size)
+        return {k: v for k, v in per_example.items() if v.ndim == 1}  # codes stay on device
 
     def eval_fn(params, eval_keys, images):
         return train.map_members(one_member, setup.member_map, (images,))(params, eval_keys)
 
     return eval_fn
+
+
+def summarize(names, scores: dict[str, np.ndarray], dataset: data.Dataset,
+              excluded_labels) -> dict[str, np.ndarray]:
+    """{'eval/<metric>': [M]}: means of the per-example `scores` [M, N] and, for `anomaly`,
+    ROC-AUC of `recon` and `nelbo` (when present) as anomaly scores, per member."""
+    out = {f"eval/{k}": v.mean(axis=-1) for k, v in scores.items()}
+    if "anomaly" in names:
+        from vae_jax import probes  # lazy: scikit-learn loads in ~1 s
+
+        is_anomaly = np.isin(dataset.test_labels, tuple(excluded_labels))
+        for k in ("recon", "nelbo"):
+            if k in scores:
+                out[f"eval/anomaly_auc_{k}"] = np.array(
+                    [probes.roc_auc(member, is_anomaly) for member in scores[k]])
+    return out
 
 
 def make_population_encoder(setup):

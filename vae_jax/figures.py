@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.stats import norm
 
-from vae_jax import evaluate, plots
+from vae_jax import data, evaluate, plots
 
 
 def decode(model, params, z: np.ndarray) -> np.ndarray:

@@ -187,7 +187,8 @@ def _unknown(kind: str, name: str, choices: Sequence[str], field: str) -> Config
 
 
 def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
-    """The autoencoder that `config` names, for images of `image_shape` (height, width, channels)."""
+    """The autoencoder that `config` names, for images of `image_shape` (height, width,
+    channels)."""
     if config.model not in MODELS:
         raise _unknown("model", config.model, MODELS, "model")
     if config.architecture not in ARCHITECTURES:

@@ -28,6 +28,9 @@ def bernoulli_log_likelihood(x: jax.Array, logits: jax.Array) -> jax.Array:
 
     x * logits - softplus(logits) == x log sigmoid(l) + (1 - x) log sigmoid(-l), but stable.
     """
+    # jax.nn.softplus, not max(l, 0) + log1p(exp(-|l|)): with the latter XLA:CPU fuses the
+    # decoder, the likelihood and the sums into one YNNPACK fusion that runs the importance-
+    # sampled likelihood 4x slower (measured: 28 vs 7 images/s at k = 5000, jax 0.10.2).
     return jnp.sum(x * logits - jax.nn.softplus(logits))
 
 
@@ -92,7 +95,8 @@ def make_vae_loss(model, log_likelihood) -> LossFn:
         recon = reconstruction_nll(log_likelihood, x, outputs)
         kl = jax.vmap(kl_to_standard_normal)(outputs["mean"], outputs["logvar"])
         loss = recon + hparams.beta * kl
-        metrics = dict(loss=loss.mean(), recon=recon.mean(), kl=kl.mean(), nelbo=(recon + kl).mean())
+        metrics = dict(loss=loss.mean(), recon=recon.mean(), kl=kl.mean(),
+                       nelbo=(recon + kl).mean())
         return loss.mean(), metrics
 
     return loss_fn

@@ -83,7 +83,8 @@ def _evaluate(setup, names, eval_fn, encode_fn, states, keys, epoch, dataset, te
               records):
     """Adds every member's 'eval/...' metrics to its record (all members in each program)."""
     epoch_keys = evaluators.keys_for_epoch(keys.eval, epoch)
-    metrics = jax.device_get(eval_fn(states.params, epoch_keys, test_images))
+    scores = jax.device_get(eval_fn(states.params, epoch_keys, test_images))
+    metrics = evaluators.summarize(names, scores, dataset, setup.config.exclude_train_labels)
     for i, record in enumerate(records):
         record.update({k: v[i] for k, v in metrics.items()})
     if not any(n in evaluators.ON_CODES for n in names):
@@ -100,10 +101,11 @@ def _evaluate(setup, names, eval_fn, encode_fn, states, keys, epoch, dataset, te
             setup.config))
 
 
-def _check_finite(metrics: dict, population, epoch: int, last_good: int | None, workdir: str):
+def _check_finite(metrics: dict, population, epoch: int, checkpointer, workdir: str):
     losses = np.asarray(metrics["loss"])
     bad = np.flatnonzero(~np.isfinite(losses))
     if bad.size:
+        last_good = checkpointer.latest_epoch()  # waits for a save still in flight
         labels = population.member_labels()
         who = "; ".join(f"member {i} {labels[i]}" for i in bad[:4])
         kept = (f"the last good checkpoint (epoch {last_good}) is kept in {workdir}"
@@ -139,8 +141,12 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
         dynamic_binarization=config.binarization == "dynamic"
         and config.dataset != "binarized_mnist", member_map=setup.member_map),
         donate_argnums=0)
+    # Periodic evaluations run config.evals; the last one adds config.final_evals (costly
+    # ones such as nll). Each set is its own jitted program, compiled when first used.
     eval_names = evaluators.validate(config, dataset)
-    eval_fn = jax.jit(evaluators.make_jitted_eval(setup, eval_names))
+    final_names = evaluators.validate(config, dataset, final=True)
+    eval_fns = {names: jax.jit(evaluators.make_jitted_eval(setup, names))
+                for names in {eval_names, final_names}}
     encode_fn = jax.jit(evaluators.make_population_encoder(setup))
     labels = population.member_labels()
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
@@ -152,12 +158,13 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
     for epoch in range(start, config.num_epochs):
         states, metrics = epoch_fn(states, images, epoch, data_key, keys.train, hparams)
         metrics = jax.device_get(metrics)
-        _check_finite(metrics, population, epoch, checkpointer.latest_epoch(), workdir)
+        _check_finite(metrics, population, epoch, checkpointer, workdir)
         done = epoch + 1
         records = [{f"train/{k}": v[i] for k, v in metrics.items()}
                    for i in range(population.size)]
         if done % config.eval_every == 0 or done == config.num_epochs:
-            _evaluate(setup, eval_names, eval_fn, encode_fn, states, keys, done, dataset,
+            names = final_names if done == config.num_epochs else eval_names
+            _evaluate(setup, names, eval_fns[names], encode_fn, states, keys, done, dataset,
                       test_images, records)
         if done % config.checkpoint_every == 0 or done == config.num_epochs:
             checkpointer.save(done, states)
@@ -248,7 +255,7 @@ def load_member(workdir: str, population_name: str = "main", index: int = 0):
 
     with open(os.path.join(workdir, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))
-    for key in ("hidden", "conv_channels", "evals"):
+    for key in ("hidden", "conv_channels", "evals", "final_evals", "exclude_train_labels"):
         config[key] = tuple(config[key])
     for population, setup, states, _ in load_trained(config, workdir):
         if population.name == population_name:

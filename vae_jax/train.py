@@ -25,7 +25,7 @@ from vae_jax.hparams import Hparams
 
 Schedule = Callable[[jax.Array], jax.Array]
 LR_SCHEDULES = ("constant", "cosine", "burda")
-MEMBER_MAPS = ("vmap", "map")
+MEMBER_MAPS = ("vmap", "map", "chunked")
 
 
 @flax.struct.dataclass
@@ -112,20 +112,40 @@ def map_members(fn, member_map: str, shared_args=()):
     """fn(member_args..., *shared) over the leading member axis of each member arg.
 
     'vmap' batches the members' arithmetic (wide matmuls; best on accelerators). 'map' runs the
-    members one after another inside the same compiled program (`lax.map`), which on XLA:CPU
-    avoids its slow batched matmuls and gives each member exactly the arithmetic of a lone run.
+    members one after another inside the same compiled program (`lax.map`): each member gets
+    exactly the arithmetic of a lone run. 'chunked' vmaps chunks of up to CHUNK members and
+    maps over the chunks: on XLA:CPU a few members side by side amortise the per-step overhead,
+    while many make its batched matmuls fall out of cache (see experiments/throughput.py).
     """
+    vmapped = lambda *member_args: jax.vmap(lambda *a: fn(*a, *shared_args))(*member_args)  # noqa: E731
     if member_map == "vmap":
-        return lambda *member_args: jax.vmap(lambda *a: fn(*a, *shared_args))(*member_args)
+        return vmapped
     if member_map == "map":
         return lambda *member_args: jax.lax.map(lambda a: fn(*a, *shared_args), member_args)
+    if member_map == "chunked":
+        def chunked(*member_args):
+            size = jax.tree.leaves(member_args)[0].shape[0]
+            chunk = chunk_size(size)
+            groups = jax.tree.map(lambda a: a.reshape(size // chunk, chunk, *a.shape[1:]),
+                                  member_args)
+            out = jax.lax.map(lambda group: vmapped(*group), groups)
+            return jax.tree.map(lambda a: a.reshape(size, *a.shape[2:]), out)
+
+        return chunked
     raise ConfigError(f"unknown member_map {member_map!r}; choose one of {', '.join(MEMBER_MAPS)}")
 
 
+def chunk_size(num_members: int, largest: int = 8) -> int:
+    """The largest divisor of num_members that is <= `largest` (members vmapped together)."""
+    return max(c for c in range(1, min(largest, num_members) + 1) if num_members % c == 0)
+
+
 def resolve_member_map(member_map: str) -> str:
-    """'auto' -> 'map' on CPU, 'vmap' on accelerators (see experiments/throughput.py)."""
+    """'auto' -> 'chunked' on one CPU device, else 'vmap' (accelerators, or members sharded
+    over several devices, where each device's share is one batch)."""
     if member_map == "auto":
-        return "map" if jax.default_backend() == "cpu" else "vmap"
+        single_cpu = jax.default_backend() == "cpu" and jax.device_count() == 1
+        return "chunked" if single_cpu else "vmap"
     if member_map not in MEMBER_MAPS:
         raise ConfigError(
             f"unknown member_map {member_map!r}; choose auto, {', '.join(MEMBER_MAPS)}"

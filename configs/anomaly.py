@@ -1,0 +1,26 @@
+"""Anomaly detection: an AE and a VAE trained on all classes but one, scored on the test set.
+
+Command:  python experiments/anomaly.py --workdir=/tmp/anomaly [--datasets=mnist,fashion_mnist]
+          [--held_out=0,1,...,9]   (the script sets exclude_train_labels per held-out class)
+Runtime:  RUNTIME
+Result:   RESULT
+"""
+
+from vae_jax.defaults import base_config
+
+
+def get_config():
+    config = base_config()
+    config.dataset = "mnist"
+    config.binarization = "dynamic"
+    config.architecture = "mlp"
+    config.hidden = (500,)
+    config.latents = 20
+    config.batch_size = 128
+    config.learning_rate = 1e-3
+    config.num_epochs = 3
+    config.eval_every = 3
+    config.evals = ("elbo", "anomaly")
+    config.figures = False
+    config.sweep.model = ("ae", "vae")  # two populations: one program each
+    return config
