@@ -33,15 +33,15 @@ def ours_images_per_second(config, dataset, repeats: int) -> float:
     config.evals = ("nll",)
     setup = run._Setup(config, dataset)
     pop = population.Population("bench", (config,))
-    states, keys, _, _ = run.init_population(setup, pop, dataset)
+    states, keys, hparams, _ = run.init_population(setup, pop, dataset)
     eval_fn = jax.jit(evaluators.make_jitted_eval(setup, evaluators.validate(config, dataset)))
     images = jax.device_put(dataset.test_images)
     eval_keys = evaluators.keys_for_epoch(keys.eval, 0)
-    jax.block_until_ready(eval_fn(states.params, eval_keys, images[:100]))  # compile once
+    jax.block_until_ready(eval_fn(states.params, eval_keys, hparams, images[:100]))  # compile once
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        out = jax.block_until_ready(eval_fn(states.params, eval_keys, images))
+        out = jax.block_until_ready(eval_fn(states.params, eval_keys, hparams, images))
         times.append(time.perf_counter() - start)
         if not np.all(np.isfinite(out["nll"])):
             raise FloatingPointError("eval/nll is not finite")

@@ -53,6 +53,8 @@ flags.DEFINE_string("member_map", "auto", "How populations map members: auto | v
 flags.DEFINE_integer("pythae_images", 20, "Images timed through pythae's get_nll (~9/s).")
 flags.DEFINE_integer("nll_test_images", 0, "Test images of our NLL timing (0 = all 10,000).")
 flags.DEFINE_list("architectures", ["mlp", "conv"], "Architectures of the population comparison.")
+flags.DEFINE_integer("population_num_train", 0, "Training images of the population comparison "
+                     "(0 = ~2 s per member-epoch on 2 CPU cores; a GPU needs more to time).")
 
 
 def mnist_config(**overrides):
@@ -137,7 +139,7 @@ def measure_population(results: dict) -> None:
     betas = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 0.25, 3.0]
     train_sizes = {"mlp": 12_800, "conv": 640}  # about 2 s per member-epoch each, on 2 cores
     for architecture in FLAGS.architectures:
-        num_train = train_sizes[architecture]
+        num_train = FLAGS.population_num_train or train_sizes[architecture]
         config = mnist_config(architecture=architecture, num_train=num_train, num_test=1000,
                               member_map=FLAGS.member_map)
         dataset = data.load(config)

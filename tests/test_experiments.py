@@ -74,3 +74,29 @@ def test_disentanglement_sweep_reports_every_metric(tmp_path, data_dir):
                  "eval/beta_vae"):
         assert all(0.0 <= m[name] <= 1.0 for m in results["members"]), name
     assert (out / "metrics_vs_beta.png").exists()
+
+
+@pytest.mark.real_data
+def test_denoising_reports_psnr_per_noise_level(tmp_path, data_dir):
+    out = script("denoising", tmp_path, *TINY, "--config.sweep.noise_level=(0.1, 0.4)",
+                 "--examples=4", data_dir=data_dir)
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert [row["noise_level"] for row in summary] == [0.1, 0.4]
+    noisy = [row["eval/psnr_noisy"][0] for row in summary]
+    assert noisy[0] > noisy[1]  # more salt and pepper, lower PSNR
+    assert (out / "denoising.png").exists()
+
+
+@pytest.mark.real_data
+def test_likelihood_reproduction_runs_a_budget_and_reports_the_table(tmp_path, data_dir):
+    out = script("likelihood_mnist", tmp_path, "--budget=1", "--latent2_epochs=1",
+                 "--config.num_train=400", "--config.num_test=40",
+                 "--config.sweep.iwae_samples=(1, 5)", "--config.nll_samples=20",
+                 data_dir=data_dir)
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [(row["model"], row["k"], row["paper"]) for row in rows] == [
+        ("VAE", 1, 86.76), ("IWAE", 5, 85.54)]
+    for row in rows:
+        assert float(row["nll"]) < float(row["nelbo"]) + 5  # k = 20: near or below the ELBO
+    assert "| VAE | 1 | 86.76 |" in (out / "REPORT.md").read_text()
+    assert (out / "latent2/figures/manifold.png").exists()

@@ -48,8 +48,18 @@ def test_schedules():
     assert float(schedule(jnp.array(3))) == pytest.approx(10 ** (-1 / 7))
     assert float(schedule(jnp.array(4))) == pytest.approx(10 ** (-2 / 7))
     assert float(schedule(jnp.array(3279))) == pytest.approx(0.1)
+    # A 60-epoch budget keeps the 8 stages and rates with a smaller growth factor.
+    stages = train.burda_stage_epochs(60)
+    assert sum(stages) == pytest.approx(60) and stages[0] == pytest.approx(1.0)
+    ratios = np.array(stages[1:]) / np.array(stages[:-1])
+    np.testing.assert_allclose(ratios, ratios[0])
+    assert 1 < ratios[0] < 3
+    config.num_epochs = 60
+    schedule = train.make_schedule(config, steps_per_epoch=10)
+    assert float(schedule(jnp.array(0))) == pytest.approx(1.0)
+    assert float(schedule(jnp.array(599))) == pytest.approx(0.1)
     config.lr_schedule = "cosine"
-    assert float(train.make_schedule(config, 1)(jnp.array(3280))) == pytest.approx(0.0, abs=1e-6)
+    assert float(train.make_schedule(config, 1)(jnp.array(60))) == pytest.approx(0.0, abs=1e-6)
     config.lr_schedule = "step"
     with pytest.raises(ConfigError, match="lr_schedule"):
         train.make_schedule(config, 1)
@@ -120,7 +130,7 @@ def test_workdir_files(tiny_config, tmp_path):
     assert record["eval/nelbo"] == pytest.approx(record["eval/recon"] + record["eval/kl"], rel=1e-5)
     figures = set(os.listdir(tmp_path / "figures"))
     assert {"reconstructions.png", "samples.png", "latents.png", "manifold.png",
-            "curves.png", "traversals.png"} <= figures
+            "curves.png", "traversals.png", "interpolations.png"} <= figures
     events = os.listdir(tmp_path / "tensorboard/main")
     assert any(f.startswith("events.out.tfevents") for f in events)
 

@@ -2,8 +2,9 @@
 
 A workdir belongs to one config: `config.json` is written on the first run, and a later run in
 the same workdir must agree with it on every field that shapes the run (it may only extend
-`num_epochs` or change how often it logs). Checkpoints are written synchronously and
-atomically by orbax (a temporary directory renamed when complete), one per saved epoch.
+`num_epochs` or change how often it logs). Checkpoints are written by orbax in the background
+while the next epoch trains, one per saved epoch, each finalised atomically (a temporary
+directory renamed when complete).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from vae_jax.defaults import base_config
 from vae_jax.errors import CheckpointError  # noqa: F401 - re-exported for callers
 
 # Fields a resumed run may change without changing what the saved states mean.
@@ -56,9 +58,12 @@ def check_or_write_config(workdir: str, config) -> None:
                 "or use a new --workdir"
             ) from e
         old, new = _flatten(saved), _flatten(current)
+        # A field added to vae_jax after the workdir was made is compatible at its default.
+        defaults = _flatten(config_to_json(base_config()))
         differing = sorted(
             k for k in set(old) | set(new)
             if old.get(k) != new.get(k) and k.split(".")[0] not in RESUMABLE_CHANGES
+            and not (k not in old and k in defaults and new.get(k) == defaults[k])
         )
         if differing:
             details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in differing[:8])

@@ -49,11 +49,27 @@ def base_config() -> ml_collections.ConfigDict:
     config.likelihood = "bernoulli"  # bernoulli | gaussian | gaussian_learned
     config.pixel_std = 0.1  # std of the fixed-variance Gaussian likelihood
     config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
+    config.code_activation = "linear"  # AE code: linear | sigmoid | relu (sparse_kl: sigmoid)
+
+    # Objective (static): vae: elbo | iwae | tcvae;  ae: recon | sparse_l1 | sparse_kl |
+    # contractive. "default" = elbo for a VAE, recon for an AE. Any of them can be denoising.
+    config.objective = "default"
+    config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
+    config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
 
     # Hparams (arrays; sweepable within one program).
     config.beta = 1.0
     config.learning_rate = 1e-3
     config.seed = 0  # model seed: initialisation and sampling noise
+    config.noise_level = 0.0  # corruption: Gaussian std, or salt-and-pepper / mask rate
+    config.penalty_weight = 0.0  # sparse_l1 / sparse_kl / contractive penalty weight
+    config.sparsity_target = 0.05  # sparse_kl: target mean activation rho
+    config.tc_alpha = 1.0  # tcvae: weight of the index-code mutual information
+    config.tc_gamma = 1.0  # tcvae: weight of the dimension-wise KL (beta weighs the TC)
+    config.kl_warmup_steps = 0.0  # steps of linear beta warm-up; 0 = off
+    config.free_bits = 0.0  # per-latent KL floor in nats; 0 = off
+    config.capacity_max = 0.0  # capacity annealing target C_max in nats; 0 = off
+    config.capacity_steps = 0.0  # steps over which C grows from 0 to capacity_max
 
     # Optimisation (static).
     config.batch_size = 128

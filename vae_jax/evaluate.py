@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae_jax import data, objectives
+from vae_jax import corruption, data, objectives
 from vae_jax.errors import ConfigError
 
 PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
@@ -46,6 +46,21 @@ def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
         return dict(recon=recon, kl=kl, nelbo=recon + kl, code=outputs["mean"])
 
     return terms
+
+
+def make_denoising_psnr(model, kind: str, level: jax.Array) -> PerExample:
+    """(params, x, key) -> per-example `psnr_noisy` (corrupted vs clean) and `psnr_denoised`
+    (the decoder's mean, from the posterior mean or the AE code of the corrupted image)."""
+
+    def psnr_terms(params, x, key):
+        noisy = corruption.corrupt(key, x, kind, level)
+        z = model.apply({"params": params}, noisy, method="encode")
+        z = z[0] if isinstance(z, tuple) else z
+        denoised = jax.nn.sigmoid(model.apply({"params": params}, z, method="decode"))
+        return dict(psnr_noisy=jax.vmap(corruption.psnr)(x, noisy),
+                    psnr_denoised=jax.vmap(corruption.psnr)(x, denoised))
+
+    return psnr_terms
 
 
 def encode_images(model, params, images: np.ndarray, chunk_size: int = 1000) -> np.ndarray:
@@ -88,21 +103,6 @@ def mean_metrics(per_example: dict[str, jax.Array], prefix: str) -> dict[str, ja
 
 
 # ------------------------------------------------------------------ importance-sampled likelihood
-def log_importance_weights(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
-                           num_samples: int) -> jax.Array:
-    """log w_s = log p(x, z_s) - log q(z_s | x) for z_s ~ q(z | x), s = 1..num_samples.
-
-    Args:
-      encode_fn: x [B, ...] -> (mean, logvar), each [B, latents]: the proposal q(z | x).
-      log_joint_fn: (x [B, ...], z [S, B, latents]) -> log p(x, z) [S, B].
-    Returns: [num_samples, B].
-    """
-    mean, logvar = encode_fn(x)
-    eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
-    z = mean + jnp.exp(0.5 * logvar) * eps
-    return log_joint_fn(x, z) - objectives.log_diagonal_normal(z, mean, logvar)
-
-
 def iwae_log_likelihood(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
                         num_samples: int, sample_chunk: int = 500) -> jax.Array:
     """log (1/k) sum_s w_s per example [B]: the k-sample IWAE bound, and the importance-sampled
@@ -118,7 +118,7 @@ def iwae_log_likelihood(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
 
     def body(carry, index):
         running_max, running_sum = carry
-        log_w = log_importance_weights(encode_fn, log_joint_fn, x,
+        log_w = objectives.log_importance_weights(encode_fn, log_joint_fn, x,
                                        jax.random.fold_in(key, index), chunk)
         # The last chunk may overshoot k: its surplus samples get weight zero.
         valid = (index * chunk + jnp.arange(chunk)) < num_samples
@@ -134,32 +134,13 @@ def iwae_log_likelihood(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
     return log_max + jnp.log(total) - jnp.log(num_samples)
 
 
-def make_vae_log_joint(model, log_likelihood):
-    """params -> log_joint(x [B,...], z [S,B,L]) = log p(x | z) + log p(z), [S, B]."""
-
-    def log_joint_for(params):
-        # A learned pixel log-variance is a parameter shared by every sample and example.
-        shared = {"x_logvar": params["x_logvar"]} if "x_logvar" in params else {}
-
-        def log_joint(x, z):
-            logits = model.apply({"params": params}, z, method="decode")
-            log_px_z = jax.vmap(lambda sample_logits: -objectives.reconstruction_nll(
-                log_likelihood, x, {"logits": sample_logits, **shared}))(logits)
-            return log_px_z + objectives.log_standard_normal(z)
-
-        return log_joint
-
-    return log_joint_for
-
-
 def make_nll(model, log_likelihood, num_samples: int, sample_chunk: int) -> PerExample:
     """(params, x, key) -> per-example `nll` = -log p(x) estimated with k importance samples."""
-    log_joint_for = make_vae_log_joint(model, log_likelihood)
 
     def nll(params, x, key):
         encode_fn = lambda x: model.apply({"params": params}, x, method="encode")  # noqa: E731
-        log_px = iwae_log_likelihood(encode_fn, log_joint_for(params), x, key, num_samples,
-                                     sample_chunk)
+        log_joint = objectives.vae_log_joint(model, log_likelihood, params)
+        log_px = iwae_log_likelihood(encode_fn, log_joint, x, key, num_samples, sample_chunk)
         return dict(nll=-log_px)
 
     return nll

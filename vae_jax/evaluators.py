@@ -1,11 +1,14 @@
 """Evaluators chosen by name in `config.evals`, run for every member of a population at once.
 
-* In one jitted program over all members: `elbo` (recon, kl, nelbo per example, always on)
-  and `nll` (importance-sampled -log p(x) with `config.nll_samples` samples).
+* In one jitted program over all members: `elbo` (recon, kl, nelbo per example, always on),
+  `nll` (importance-sampled -log p(x) with `config.nll_samples` samples) and `denoising`
+  (PSNR of the corrupted and of the denoised test images, `config.corruption` at the
+  member's `noise_level`).
 * `anomaly`: ROC-AUC of recon error and of negative ELBO as scores separating the test images
   of the classes in `config.exclude_train_labels` (left out of training) from the others.
 * On the members' codes (posterior means, or an AE's codes), computed in one jitted pass:
-  `active_units`, `linear_probe`, `knn` (labelled datasets), `mig`, `sap`, `dci`, and with
+  `active_units`, `sparsity` (mean |code| and the fraction of near-zero units), `linear_probe`,
+  `knn` (labelled datasets), `mig`, `sap`, `dci`, and with
   freshly rendered images `factor_vae`, `beta_vae` (datasets with known factors: sprites).
 """
 
@@ -17,10 +20,10 @@ import numpy as np
 from vae_jax import data, evaluate, train
 from vae_jax.errors import ConfigError
 
-JITTED = ("elbo", "nll")
+JITTED = ("elbo", "nll", "denoising")
 ON_LABELS = ("linear_probe", "knn")
 ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
-ON_CODES = ("active_units",) + ON_LABELS + ON_FACTORS
+ON_CODES = ("active_units", "sparsity") + ON_LABELS + ON_FACTORS
 ON_SCORES = ("anomaly",)
 ALL = JITTED + ON_SCORES + ON_CODES
 
@@ -47,27 +50,42 @@ def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, .
                               "--config.exclude_train_labels='(k,)' on a labelled dataset")
         if name == "nll" and config.model != "vae":
             raise ConfigError("evaluator 'nll' needs a VAE (an AE defines no likelihood)")
+        if name == "denoising" and config.corruption == "none":
+            raise ConfigError("evaluator 'denoising' scores the corrupted test images: set "
+                              "--config.corruption (gaussian | salt_pepper | mask) and "
+                              "--config.noise_level")
     return names
 
 
 def make_jitted_eval(setup, names: tuple[str, ...]):
-    """-> eval_fn(params [M,...], eval_keys [M], images [N,...]) -> per-example scores
-    {'recon': [M, N], 'kl', 'nelbo' (VAE), 'nll' (if asked)}; `summarize` averages them."""
+    """-> eval_fn(params [M,...], eval_keys [M], hparams [M], images [N,...]) -> per-example
+    scores {'recon': [M, N], 'kl', 'nelbo' (VAE), 'nll', 'psnr_noisy', 'psnr_denoised' (if
+    asked)}; `summarize` averages them."""
     config = setup.config
     terms = evaluate.make_elbo_terms(setup.model, setup.log_likelihood, config.model)
     nll = (evaluate.make_nll(setup.model, setup.log_likelihood, config.nll_samples,
                              config.nll_chunk) if "nll" in names else None)
+    # The test images are corrupted with one fixed key (the run's data seed), so every member
+    # and every evaluation sees the same noise pattern at a given noise level.
+    noise_key = jax.random.fold_in(jax.random.key(config.data_seed), 1)
 
-    def one_member(params, key, images):
+    def one_member(params, key, hparams, images):
         per_example = evaluate.over_images(terms, params, images, key, config.eval_batch_size)
         if nll is not None:
             # Fewer images at a time: each carries nll_chunk decoded samples.
             per_example |= evaluate.over_images(nll, params, images, key,
                                                 config.nll_batch_size)
+        if "denoising" in names:
+            denoise = evaluate.make_denoising_psnr(setup.model, config.corruption,
+                                                   hparams.noise_level)
+            per_example |= evaluate.over_images(denoise, params, images,
+                                                jax.random.clone(noise_key),
+                                                config.eval_batch_size)
         return {k: v for k, v in per_example.items() if v.ndim == 1}  # codes stay on device
 
-    def eval_fn(params, eval_keys, images):
-        return train.map_members(one_member, setup.member_map, (images,))(params, eval_keys)
+    def eval_fn(params, eval_keys, hparams, images):
+        return train.map_members(one_member, setup.member_map, (images,))(
+            params, eval_keys, hparams)
 
     return eval_fn
 
@@ -113,12 +131,15 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
 
     `encode_images(uint8 images) -> codes` encodes freshly rendered images (FactorVAE/BetaVAE).
     """
-    from vae_jax import disentanglement, probes  # lazy: scikit-learn loads in ~1 s
+    from vae_jax import disentanglement, penalties, probes  # lazy: scikit-learn loads in ~1 s
 
     test, train_codes = member_codes["test"], member_codes.get("train")
     out = {}
     if "active_units" in names:
         out["eval/active_units"] = float(probes.active_units(test))
+    if "sparsity" in names:
+        out["eval/mean_activation"] = float(np.abs(test).mean())
+        out["eval/near_zero"] = float((np.abs(test) < penalties.NEAR_ZERO).mean())
     if "linear_probe" in names:
         out["eval/linear_probe"] = probes.linear_probe_accuracy(
             train_codes, dataset.train_labels[: len(train_codes)], test, dataset.test_labels)

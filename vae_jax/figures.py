@@ -44,9 +44,16 @@ def traversal_points(anchor: np.ndarray, steps: int = 9, span: float = 2.5,
     return points
 
 
+def interpolation_points(start: np.ndarray, end: np.ndarray, steps: int = 10) -> np.ndarray:
+    """[pairs, steps, latents]: straight lines from each start code to its end code."""
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
+    return (1 - weights) * start[:, None, :] + weights * end[:, None, :]
+
+
 def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.Array,
                          directory: str, title: str, num_latents: int) -> list[str]:
-    """Reconstructions, prior samples, latent map, traversals (+ manifold when 2-D) as PNGs."""
+    """Reconstructions, prior samples, latent map, traversals, interpolations between test
+    images (+ the manifold grid when 2-D) as PNGs."""
     os.makedirs(directory, exist_ok=True)
     paths = []
     test = dataset.test_images[:2000]
@@ -69,6 +76,12 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     paths.append(plots.traversals(
         traversal.reshape(-1, steps, *traversal.shape[1:]),
         os.path.join(directory, "traversals.png"), f"{title}: traversals around z = 0"))
+    # Interpolations between the codes of test images 0..5 and 6..11, endpoints included.
+    lines = interpolation_points(codes[:6], codes[6:12], steps)
+    paths.append(plots.traversals(
+        decode(model, params, lines.reshape(-1, num_latents)).reshape(6, steps, *test.shape[1:]),
+        os.path.join(directory, "interpolations.png"),
+        f"{title}: interpolations between test images", row_prefix="pair "))
     if num_latents == 2:
         grid = 15
         paths.append(plots.manifold(decode(model, params, manifold_points(grid)), grid,

@@ -17,8 +17,23 @@ import numpy as np
 
 @flax.struct.dataclass
 class Hparams:
-    beta: jax.Array  # weight of the KL term (1 = the ELBO)
+    beta: jax.Array  # weight of the KL term (1 = the ELBO); beta-TCVAE: of the TC term
     learning_rate: jax.Array  # peak learning rate; the schedule's shape is static config
+    # Denoising: std of Gaussian noise, or the rate of salt-and-pepper / masked pixels.
+    noise_level: jax.Array
+    # Sparse and contractive AEs: weight of the penalty; target activation of sparse_kl.
+    penalty_weight: jax.Array
+    sparsity_target: jax.Array
+    # beta-TCVAE (Chen et al. 2018): weights of the index-code MI and dimension-wise KL terms.
+    tc_alpha: jax.Array
+    tc_gamma: jax.Array
+    # KL schedules; each is off at 0. beta grows linearly over the first kl_warmup_steps;
+    # free_bits floors each latent's batch-mean KL (nats); capacity annealing (Burgess et al.)
+    # replaces KL by |KL - C(t)|, C growing linearly to capacity_max over capacity_steps.
+    kl_warmup_steps: jax.Array
+    free_bits: jax.Array
+    capacity_max: jax.Array
+    capacity_steps: jax.Array
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hparams))

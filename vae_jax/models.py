@@ -23,6 +23,11 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "elu": nn.elu,
     "gelu": nn.gelu,
 }
+CODE_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "linear": lambda z: z,
+    "sigmoid": nn.sigmoid,  # codes in (0, 1): what the KL sparsity penalty needs
+    "relu": nn.relu,
+}
 MODELS = ("ae", "vae")
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
@@ -148,13 +153,15 @@ class AE(_Autoencoder):
     """Deterministic autoencoder: x -> z -> logits. `key` is accepted and unused, so AE and VAE
     share one call signature and one train step."""
 
+    code_activation: str = "linear"
+
     def setup(self):
         super().setup()
         self.code = nn.Dense(self.latents, name="code")
 
     def encode(self, x: jax.Array) -> jax.Array:
         _check_image_shape(x, self.image_shape)
-        return self.code(self.encoder(x))
+        return CODE_ACTIVATIONS[self.code_activation](self.code(self.encoder(x)))
 
     def __call__(self, x: jax.Array, key: jax.Array | None = None) -> dict[str, jax.Array]:
         z = self.encode(x)
@@ -197,6 +204,9 @@ def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
         raise _unknown("likelihood", config.likelihood, LIKELIHOODS, "likelihood")
     if config.activation not in ACTIVATIONS:
         raise _unknown("activation", config.activation, tuple(ACTIVATIONS), "activation")
+    if config.code_activation not in CODE_ACTIVATIONS:
+        raise _unknown("code_activation", config.code_activation, tuple(CODE_ACTIVATIONS),
+                       "code_activation")
     image_shape = tuple(int(s) for s in image_shape)
     if config.architecture == "mlp":
         encoder = MLPEncoder(tuple(config.hidden), config.activation)
@@ -211,11 +221,9 @@ def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
             )
         encoder = ConvEncoder(tuple(config.conv_channels), config.activation)
         decoder = ConvDecoder(image_shape, tuple(config.conv_channels), config.activation)
-    module = AE if config.model == "ae" else VAE
-    return module(
-        encoder=encoder,
-        decoder=decoder,
-        latents=config.latents,
-        image_shape=image_shape,
-        learn_pixel_logvar=config.likelihood == "gaussian_learned",
-    )
+    common = dict(encoder=encoder, decoder=decoder, latents=config.latents,
+                  image_shape=image_shape,
+                  learn_pixel_logvar=config.likelihood == "gaussian_learned")
+    if config.model == "ae":
+        return AE(code_activation=config.code_activation, **common)
+    return VAE(**common)

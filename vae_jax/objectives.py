@@ -2,8 +2,12 @@
 
 Each term is written for ONE example and `jax.vmap`-ed over the batch (STYLE 4); losses
 reduce with `.mean()` at the very end. All values are in nats. A loss function has the
-signature `loss_fn(params, x, key, hparams) -> (loss, metrics)`, where `x` is a float batch
-`[batch, H, W, C]` in [0, 1] and `metrics` is a dict of named scalars.
+signature `loss_fn(params, x, key, hparams, step=0) -> (loss, metrics)`, where `x` is a float
+batch `[batch, H, W, C]` in [0, 1], `step` the member's optimiser step (KL schedules) and
+`metrics` a dict of named scalars.
+
+Every objective can be made denoising (`config.corruption`): the encoder sees a corrupted
+copy of `x`, the likelihood scores the clean `x`.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from vae_jax import corruption, penalties
 from vae_jax.errors import ConfigError
 from vae_jax.hparams import Hparams
 
 LOG_2PI = math.log(2.0 * math.pi)
 
-LossFn = Callable[[dict, jax.Array, jax.Array, Hparams], tuple[jax.Array, dict[str, jax.Array]]]
+LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
+OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae"),
+              "ae": ("recon", "sparse_l1", "sparse_kl", "contractive")}
 
 
 # ----------------------------------------------------------------------------- per-example terms
@@ -49,9 +56,14 @@ def log_diagonal_normal(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax
     return -0.5 * jnp.sum(LOG_2PI + logvar + (z - mean) ** 2 * jnp.exp(-logvar), axis=-1)
 
 
+def kl_per_latent(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) in closed form, one value per latent."""
+    return 0.5 * (jnp.exp(logvar) + mean**2 - 1.0 - logvar)
+
+
 def kl_to_standard_normal(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     """KL(N(mean, exp(logvar)) || N(0, I)) in closed form, summed over latents."""
-    return 0.5 * jnp.sum(jnp.exp(logvar) + mean**2 - 1.0 - logvar, axis=-1)
+    return jnp.sum(kl_per_latent(mean, logvar), axis=-1)
 
 
 def make_log_likelihood(likelihood: str, pixel_std: float) -> Callable[..., jax.Array]:
@@ -86,39 +98,213 @@ def reconstruction_nll(log_likelihood, x: jax.Array, outputs: dict) -> jax.Array
     return -jax.vmap(lambda xi, oi: log_likelihood(xi, {**oi, **shared}))(x, batched)
 
 
+# ------------------------------------------------------------------------ importance weights
+def log_importance_weights(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
+                           num_samples: int) -> jax.Array:
+    """log w_s = log p(x, z_s) - log q(z_s | x) for z_s ~ q(z | x), s = 1..num_samples.
+
+    Args:
+      encode_fn: x [B, ...] -> (mean, logvar), each [B, latents]: the proposal q(z | x).
+      log_joint_fn: (x [B, ...], z [S, B, latents]) -> log p(x, z) [S, B].
+    Returns: [num_samples, B].
+    """
+    mean, logvar = encode_fn(x)
+    eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
+    z = mean + jnp.exp(0.5 * logvar) * eps
+    return log_joint_fn(x, z) - log_diagonal_normal(z, mean, logvar)
+
+
+def decoder_log_likelihood(model, log_likelihood, params):
+    """log_px_z(x [B,...], z [S,B,L]) = log p(x | z_s) for every sample s, [S, B]."""
+    # A learned pixel log-variance is a parameter shared by every sample and example.
+    shared = {"x_logvar": params["x_logvar"]} if "x_logvar" in params else {}
+
+    def log_px_z(x, z):
+        logits = model.apply({"params": params}, z, method="decode")
+        return jax.vmap(lambda sample_logits: -reconstruction_nll(
+            log_likelihood, x, {"logits": sample_logits, **shared}))(logits)
+
+    return log_px_z
+
+
+def vae_log_joint(model, log_likelihood, params):
+    """log_joint(x [B,...], z [S,B,L]) = log p(x | z) + log p(z), [S, B], for `params`."""
+    log_px_z = decoder_log_likelihood(model, log_likelihood, params)
+    return lambda x, z: log_px_z(x, z) + log_standard_normal(z)
+
+
+# ------------------------------------------------------------------------------ KL schedules
+def kl_weight(hparams: Hparams, step: jax.Array) -> jax.Array:
+    """beta, ramped linearly from 0 over the first `kl_warmup_steps` steps (1x when off)."""
+    warmup = hparams.kl_warmup_steps
+    ramp = jnp.minimum(step / jnp.maximum(warmup, 1.0), 1.0)
+    return hparams.beta * jnp.where(warmup > 0, ramp, 1.0)
+
+
+def scheduled_kl(kl_latents: jax.Array, hparams: Hparams, step: jax.Array) -> jax.Array:
+    """The batch's KL penalty under free bits and capacity annealing, a scalar.
+
+    Free bits (Kingma et al. 2016): each latent's batch-mean KL is floored at `free_bits`
+    nats, so the gradient stops pushing a latent below it. Capacity (Burgess et al. 2018):
+    |KL - C(t)| with C growing linearly to `capacity_max` over `capacity_steps`.
+    """
+    per_latent = kl_latents.mean(axis=0)
+    floored = jnp.where(hparams.free_bits > 0, jnp.maximum(per_latent, hparams.free_bits),
+                        per_latent).sum()
+    capacity = hparams.capacity_max * jnp.minimum(
+        step / jnp.maximum(hparams.capacity_steps, 1.0), 1.0)
+    return jnp.where(hparams.capacity_max > 0, jnp.abs(floored - capacity), floored)
+
+
+def _kl_loss(recon: jax.Array, kl_latents: jax.Array, hparams: Hparams, step) -> jax.Array:
+    """mean(recon + beta * KL), with the KL schedules when any is on. Off, the value is
+    computed exactly as the plain beta-ELBO: adding the schedules moved no bit of a plain run."""
+    step = jnp.asarray(step, jnp.float32)
+    beta = kl_weight(hparams, step)
+    plain = (recon + beta * kl_latents.sum(axis=-1)).mean()
+    shaped = recon.mean() + beta * scheduled_kl(kl_latents, hparams, step)
+    return jnp.where((hparams.free_bits > 0) | (hparams.capacity_max > 0), shaped, plain)
+
+
 # ----------------------------------------------------------------------------------- the losses
-def make_vae_loss(model, log_likelihood) -> LossFn:
+def _encoder_input(x, key, hparams: Hparams, kind: str):
+    """(what the encoder sees, the key left for the model). Denoising draws its noise from
+    its own split of the key; without corruption the key is passed on untouched."""
+    if kind == "none":
+        return x, key
+    noise_key, key = jax.random.split(key)
+    return corruption.corrupt(noise_key, x, kind, hparams.noise_level), key
+
+
+def make_vae_loss(model, log_likelihood, corruption_kind: str = "none") -> LossFn:
     """Negative beta-ELBO: E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z)), one sample of z."""
 
-    def loss_fn(params, x, key, hparams):
-        outputs = model.apply({"params": params}, x, key)
+    def loss_fn(params, x, key, hparams, step=0):
+        x_in, key = _encoder_input(x, key, hparams, corruption_kind)
+        outputs = model.apply({"params": params}, x_in, key)
         recon = reconstruction_nll(log_likelihood, x, outputs)
-        kl = jax.vmap(kl_to_standard_normal)(outputs["mean"], outputs["logvar"])
-        loss = recon + hparams.beta * kl
-        metrics = dict(loss=loss.mean(), recon=recon.mean(), kl=kl.mean(),
-                       nelbo=(recon + kl).mean())
-        return loss.mean(), metrics
+        kl_latents = kl_per_latent(outputs["mean"], outputs["logvar"])
+        kl = kl_latents.sum(axis=-1)
+        metrics = dict(recon=recon.mean(), kl=kl.mean(), nelbo=(recon + kl).mean())
+        loss = _kl_loss(recon, kl_latents, hparams, step)
+        return loss, dict(metrics, loss=loss)
 
     return loss_fn
 
 
-def make_ae_loss(model, log_likelihood) -> LossFn:
-    """Deterministic autoencoder: reconstruction negative log-likelihood only."""
+def make_iwae_loss(model, log_likelihood, num_samples: int,
+                   corruption_kind: str = "none") -> LossFn:
+    """Negative IWAE bound (Burda et al. 2015): -log (1/k) sum_s p(x, z_s) / q(z_s | x).
 
-    def loss_fn(params, x, key, hparams):
-        del key, hparams  # a plain AE draws no noise and has no weights to tune
-        outputs = model.apply({"params": params}, x)
-        recon = reconstruction_nll(log_likelihood, x, outputs)
-        return recon.mean(), dict(loss=recon.mean(), recon=recon.mean())
+    k = 1 is the single-sample Monte-Carlo ELBO (the VAE's objective with a sampled KL). With
+    beta != 1, log p(z) - log q(z|x) inside each weight is scaled by beta.
+    """
+    if num_samples < 1:
+        raise ConfigError(f"iwae_samples must be >= 1, got {num_samples}")
+
+    def loss_fn(params, x, key, hparams, step=0):
+        x_in, key = _encoder_input(x, key, hparams, corruption_kind)
+        mean, logvar = model.apply({"params": params}, x_in, method="encode")
+        eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
+        z = mean + jnp.exp(0.5 * logvar) * eps
+        log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, z)  # [S, B]
+        log_ratio = log_standard_normal(z) - log_diagonal_normal(z, mean, logvar)
+        log_w = log_px_z + kl_weight(hparams, jnp.asarray(step, jnp.float32)) * log_ratio
+        bound = jax.nn.logsumexp(log_w, axis=0) - math.log(num_samples)
+        kl = kl_to_standard_normal(mean, logvar)
+        recon = -log_px_z.mean(axis=0)
+        loss = -bound.mean()
+        return loss, dict(loss=loss, recon=recon.mean(), kl=kl.mean(),
+                          nelbo=(recon + kl).mean(), iwae=-bound.mean())
 
     return loss_fn
 
 
-def build(config, model) -> LossFn:
-    """The loss function for `config.model` on `model`."""
+def make_tcvae_loss(model, log_likelihood, dataset_size: int,
+                    corruption_kind: str = "none") -> LossFn:
+    """beta-TCVAE (Chen et al. 2018): recon + alpha * MI + beta * TC + gamma * dimension-wise KL,
+    the three terms estimated on the batch by minibatch-weighted sampling (penalties.py)."""
+
+    def loss_fn(params, x, key, hparams, step=0):
+        x_in, key = _encoder_input(x, key, hparams, corruption_kind)
+        outputs = model.apply({"params": params}, x_in, key)
+        recon = reconstruction_nll(log_likelihood, x, outputs)
+        parts = penalties.tc_decomposition(outputs["z"], outputs["mean"], outputs["logvar"],
+                                           dataset_size)
+        beta = kl_weight(hparams, jnp.asarray(step, jnp.float32))
+        loss = (recon + hparams.tc_alpha * parts["mi"] + beta * parts["tc"]
+                + hparams.tc_gamma * parts["dwkl"]).mean()
+        kl = kl_to_standard_normal(outputs["mean"], outputs["logvar"])
+        return loss, dict(loss=loss, recon=recon.mean(), kl=kl.mean(), nelbo=(recon + kl).mean(),
+                          **{k: v.mean() for k, v in parts.items()})
+
+    return loss_fn
+
+
+def make_ae_loss(model, log_likelihood, objective: str = "recon",
+                 corruption_kind: str = "none") -> LossFn:
+    """Deterministic autoencoders: reconstruction negative log-likelihood, plus for
+    sparse_l1 `penalty_weight * sum |z|`, for sparse_kl `penalty_weight * KL(rho || rho_hat)`
+    (sigmoid codes), for contractive `penalty_weight * ||dz/dx||_F^2`."""
+
+    def encode_one(params, x):
+        return model.apply({"params": params}, x[None], method="encode")[0]
+
+    def loss_fn(params, x, key, hparams, step=0):
+        del step  # no schedule acts on an AE
+        x_in, _ = _encoder_input(x, key, hparams, corruption_kind)
+        outputs = model.apply({"params": params}, x_in)
+        recon = reconstruction_nll(log_likelihood, x, outputs)
+        if objective == "recon":
+            return recon.mean(), dict(loss=recon.mean(), recon=recon.mean())
+        z = outputs["z"]
+        if objective == "sparse_l1":
+            penalty = jax.vmap(penalties.l1)(z).mean()
+        elif objective == "sparse_kl":
+            penalty = penalties.sparsity_kl(z, hparams.sparsity_target)
+        else:  # contractive
+            penalty = jax.vmap(lambda xi: penalties.jacobian_frobenius_sq(
+                lambda v: encode_one(params, v), xi))(x_in).mean()
+        loss = recon.mean() + hparams.penalty_weight * penalty
+        return loss, dict(loss=loss, recon=recon.mean(), penalty=penalty,
+                          **penalties.activation_stats(z))
+
+    return loss_fn
+
+
+def resolve(config) -> str:
+    """config.objective with 'default' resolved (elbo for a VAE, recon for an AE), checked."""
+    choices = OBJECTIVES.get(config.model)
+    if choices is None:
+        raise ConfigError(f"no objective for model {config.model!r}; choose ae or vae")
+    objective = choices[0] if config.objective == "default" else config.objective
+    if objective not in choices:
+        raise ConfigError(f"objective {objective!r} does not apply to model {config.model!r}; "
+                          f"choose one of {', '.join(choices)} (--config.objective=...)")
+    if objective == "sparse_kl" and config.code_activation != "sigmoid":
+        raise ConfigError("objective sparse_kl penalises mean activations in (0, 1): set "
+                          "--config.code_activation=sigmoid")
+    if config.corruption not in corruption.CORRUPTIONS:
+        raise ConfigError(f"unknown corruption {config.corruption!r}; choose one of "
+                          f"{', '.join(corruption.CORRUPTIONS)} (--config.corruption=...)")
+    if objective != "iwae" and config.iwae_samples != 1:
+        raise ConfigError(f"iwae_samples={config.iwae_samples} only applies to "
+                          "--config.objective=iwae")
+    return objective
+
+
+def build(config, model, dataset_size: int | None = None) -> LossFn:
+    """The loss function for `config` on `model`. `dataset_size` (training examples) is
+    needed by the tcvae objective's estimator."""
     log_likelihood = make_log_likelihood(config.likelihood, config.pixel_std)
-    if config.model == "vae":
-        return make_vae_loss(model, log_likelihood)
-    if config.model == "ae":
-        return make_ae_loss(model, log_likelihood)
-    raise ConfigError(f"no objective for model {config.model!r}; choose ae or vae")
+    objective = resolve(config)
+    kind = config.corruption
+    if objective == "elbo":
+        return make_vae_loss(model, log_likelihood, kind)
+    if objective == "iwae":
+        return make_iwae_loss(model, log_likelihood, int(config.iwae_samples), kind)
+    if objective == "tcvae":
+        if not dataset_size:
+            raise ConfigError("the tcvae objective needs the training-set size (dataset_size)")
+        return make_tcvae_loss(model, log_likelihood, dataset_size, kind)
+    return make_ae_loss(model, log_likelihood, objective, kind)

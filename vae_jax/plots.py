@@ -72,11 +72,13 @@ def manifold(images: np.ndarray, grid_size: int, path: str, title: str = "") -> 
     return image_grid(images, path, grid_size, title or "2-D latent manifold")
 
 
-def traversals(images: np.ndarray, path: str, title: str = "") -> str:
-    """images [latents, steps, H, W, C]: row l varies latent l, the others held fixed."""
+def traversals(images: np.ndarray, path: str, title: str = "", row_prefix: str = "z") -> str:
+    """images [rows, steps, H, W, C]: row l varies latent l, the others held fixed (or, with
+    another `row_prefix`, any sequence of decoded points per row, such as interpolations)."""
     latents, steps = images.shape[:2]
     return image_grid(images.reshape(latents * steps, *images.shape[2:]), path, steps,
-                      title or "latent traversals", row_labels=[f"z{i}" for i in range(latents)])
+                      title or "latent traversals",
+                      row_labels=[f"{row_prefix}{i}" for i in range(latents)])
 
 
 def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], path: str, xlabel: str,

@@ -50,7 +50,7 @@ class _Setup:
         self.config = config
         self.model = models.build(config, dataset.image_shape)
         self.log_likelihood = objectives.make_log_likelihood(config.likelihood, config.pixel_std)
-        self.loss_fn = objectives.build(config, self.model)
+        self.loss_fn = objectives.build(config, self.model, len(dataset.train_images))
         self.tx = train.make_optimizer(config)
         self.steps_per_epoch = train.steps_per_epoch(len(dataset.train_images), config.batch_size)
         self.schedule = train.make_schedule(config, self.steps_per_epoch)
@@ -79,11 +79,11 @@ def init_population(setup: _Setup, population: population_lib.Population, datase
             population_lib.shard_members(population.hparams(), mesh), mesh)
 
 
-def _evaluate(setup, names, eval_fn, encode_fn, states, keys, epoch, dataset, test_images,
-              records):
+def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, dataset,
+              test_images, records):
     """Adds every member's 'eval/...' metrics to its record (all members in each program)."""
     epoch_keys = evaluators.keys_for_epoch(keys.eval, epoch)
-    scores = jax.device_get(eval_fn(states.params, epoch_keys, test_images))
+    scores = jax.device_get(eval_fn(states.params, epoch_keys, hparams, test_images))
     metrics = evaluators.summarize(names, scores, dataset, setup.config.exclude_train_labels)
     for i, record in enumerate(records):
         record.update({k: v[i] for k, v in metrics.items()})
@@ -164,8 +164,8 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
                    for i in range(population.size)]
         if done % config.eval_every == 0 or done == config.num_epochs:
             names = final_names if done == config.num_epochs else eval_names
-            _evaluate(setup, names, eval_fns[names], encode_fn, states, keys, done, dataset,
-                      test_images, records)
+            _evaluate(setup, names, eval_fns[names], encode_fn, states, keys, hparams, done,
+                      dataset, test_images, records)
         if done % config.checkpoint_every == 0 or done == config.num_epochs:
             checkpointer.save(done, states)
         # Wall time of the whole iteration (step, eval, checkpoint, and the previous epoch's
@@ -214,11 +214,14 @@ def _last_records(workdir: str, name: str) -> list[dict]:
 
 def _write_figures(setup, population, states, keys, dataset, workdir: str, several: bool):
     records = logs.read_metrics(workdir)
-    for i, label in enumerate(population.member_labels()):
+    labels = population.member_labels()
+    # Titles name what differs between the members (all Hparams would not fit).
+    varying = [k for k in labels[0] if len({label[k] for label in labels}) > 1] or ["seed"]
+    for i, label in enumerate(labels):
         tag = _member_tag(population, i, several)
         directory = os.path.join(workdir, "figures", tag)
         params = population_lib.member(states.params, i)
-        title = ", ".join(f"{k}={v:g}" for k, v in label.items()) if tag else population.name
+        title = ", ".join(f"{k}={label[k]:g}" for k in varying) if tag else population.name
         figures.write_member_figures(setup.model, params, dataset,
                                      population_lib.member(keys.sample, i), directory, title,
                                      setup.config.latents)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from vae_jax import data
@@ -40,17 +41,33 @@ def make_optimizer(config) -> optax.GradientTransformation:
     return optax.scale_by_adam(b1=config.adam_b1, b2=config.adam_b2, eps=config.adam_eps)
 
 
-def burda_epoch_multipliers(num_epochs: int) -> list[float]:
-    """Burda et al. (2015): 3^i epochs at 10^(-i/7) times the base rate, i = 0..7 (3,280 epochs),
-    compressed proportionally when `num_epochs` is smaller (the `budget` option of the paper's
-    reproduction)."""
-    stages = [3**i for i in range(8)]
-    scale = num_epochs / sum(stages)
-    bounds, total = [], 0.0
-    for s in stages:
-        total += s * scale
-        bounds.append(total)
-    return [10 ** (-min(i, 7) / 7) for i in range(8)], bounds
+def burda_stage_epochs(num_epochs: int) -> list[float]:
+    """Lengths in epochs of the 8 stages of Burda et al. (2015): 3^i epochs at 10^(-i/7) times
+    the base rate, i = 0..7 (3,280 epochs in all).
+
+    A shorter budget (the reproduction's `budget` option) keeps the 8 stages and their rates
+    and shrinks the growth factor 3 to the b with sum_i b^i = num_epochs: shrinking every stage
+    by the same factor would leave a short run almost all of its epochs at the lowest rates
+    (a 60-epoch budget would spend 1.5 epochs above 4e-4). Below 8 epochs the stages are equal.
+    """
+    if num_epochs >= 3280:
+        return [3**i * num_epochs / 3280 for i in range(8)]
+    if num_epochs <= 8:
+        return [num_epochs / 8] * 8
+    low, high = 1.0, 3.0
+    for _ in range(60):  # bisection on the growth factor
+        growth = (low + high) / 2
+        if sum(growth**i for i in range(8)) < num_epochs:
+            low = growth
+        else:
+            high = growth
+    return [growth**i * num_epochs / sum(growth**j for j in range(8)) for i in range(8)]
+
+
+def burda_epoch_multipliers(num_epochs: int) -> tuple[list[float], list[float]]:
+    """(learning-rate multiplier of each stage, epoch at which each stage ends)."""
+    bounds = np.cumsum(burda_stage_epochs(num_epochs)).tolist()
+    return [10 ** (-i / 7) for i in range(8)], bounds
 
 
 def make_schedule(config, steps_per_epoch: int) -> Schedule:
@@ -100,7 +117,8 @@ def train_step(state: TrainState, x: jax.Array, key: jax.Array, hparams: Hparams
     """One gradient step of one member. `key` is the member's train key; the step's own key is
     `fold_in(key, step)`, so no key is carried and a resumed run draws the same keys."""
     step_key = jax.random.fold_in(key, state.step)
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x, step_key, hparams)
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x, step_key, hparams,
+                                                     state.step)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     lr = hparams.learning_rate * schedule(state.step)
     params = jax.tree.map(lambda p, u: p - lr * u, state.params, updates)

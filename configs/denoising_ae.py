@@ -1,0 +1,30 @@
+"""Denoising autoencoder on Fashion-MNIST with salt-and-pepper noise (the tutorials' setup).
+
+The encoder sees a copy of each image with a fraction `noise_level` of its pixels set to 0 or
+1 (drawn on the device, fresh every step); the loss scores the reconstruction of the clean
+image. The `denoising` evaluator reports the PSNR of the noisy and of the denoised test images.
+
+Command:  python -m vae_jax.main --config=configs/denoising_ae.py --workdir=/tmp/denoising_ae
+          (experiments/denoising.py sweeps the noise level as one population)
+Runtime:  RUNTIME
+Result:   RESULT
+"""
+
+from vae_jax.defaults import base_config
+
+
+def get_config():
+    config = base_config()
+    config.dataset = "fashion_mnist"
+    config.binarization = "none"  # grey levels; cross-entropy against intensities in [0, 1]
+    config.model = "ae"
+    config.architecture = "mlp"
+    config.hidden = (500,)
+    config.latents = 64
+    config.corruption = "salt_pepper"
+    config.noise_level = 0.2
+    config.batch_size = 128
+    config.num_epochs = 5
+    config.eval_every = 5
+    config.evals = ("elbo", "denoising")
+    return config

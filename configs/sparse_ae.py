@@ -1,0 +1,27 @@
+"""Sparse autoencoder on MNIST: 200 sigmoid code units, KL penalty towards a mean activation
+of rho = 0.05 (Ng's sparse autoencoder). `--config.objective=sparse_l1` swaps in the L1
+penalty on the code (use code_activation relu or linear with it).
+
+Command:  python -m vae_jax.main --config=configs/sparse_ae.py --workdir=/tmp/sparse_ae
+Runtime:  RUNTIME
+Result:   RESULT
+"""
+
+from vae_jax.defaults import base_config
+
+
+def get_config():
+    config = base_config()
+    config.dataset = "mnist"
+    config.binarization = "dynamic"
+    config.model = "ae"
+    config.objective = "sparse_kl"
+    config.code_activation = "sigmoid"
+    config.hidden = (500,)
+    config.latents = 200
+    config.penalty_weight = 10.0
+    config.sparsity_target = 0.05
+    config.num_epochs = 5
+    config.eval_every = 5
+    config.evals = ("elbo", "sparsity", "linear_probe")
+    return config

@@ -1,0 +1,78 @@
+"""Regularisers on the code: sparsity (L1 and KL-to-target-rate), the contractive Jacobian
+penalty, and the total-correlation decomposition of beta-TCVAE.
+
+Pure functions of arrays. Per-example terms take one example; batch terms (the KL sparsity
+penalty and the TC estimate, which need the batch's statistics) say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+NEAR_ZERO = 0.05  # a code unit counts as inactive for an input when |z| < NEAR_ZERO
+
+
+# ------------------------------------------------------------------------------------- sparsity
+def l1(z: jax.Array) -> jax.Array:
+    """Sum of |z| over the code of one example."""
+    return jnp.sum(jnp.abs(z))
+
+
+def sparsity_kl(codes: jax.Array, target: jax.Array, eps: float = 1e-6) -> jax.Array:
+    """Batch term: sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j = the batch-mean
+    activation of unit j (Ng's sparse autoencoder). `codes` [batch, latents] lie in (0, 1)."""
+    rho_hat = jnp.clip(codes.mean(axis=0), eps, 1.0 - eps)
+    rho = target
+    return jnp.sum(rho * jnp.log(rho / rho_hat) + (1 - rho) * jnp.log((1 - rho) / (1 - rho_hat)))
+
+
+def activation_stats(codes: jax.Array) -> dict[str, jax.Array]:
+    """Mean |activation| and the fraction of (example, unit) pairs with |z| < NEAR_ZERO."""
+    magnitude = jnp.abs(codes)
+    return dict(mean_activation=magnitude.mean(),
+                near_zero=(magnitude < NEAR_ZERO).astype(jnp.float32).mean())
+
+
+# ---------------------------------------------------------------------------------- contractive
+def jacobian_frobenius_sq(encode_one: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """||d encode_one(x) / dx||_F^2 for ONE input x (any shape) -> code [latents].
+
+    One forward pass and `latents` vector-Jacobian products (reverse mode: a row of the
+    Jacobian each), so the cost is ~latents backward passes, not one per pixel as with
+    forward mode; only the latents x pixels Jacobian of this one example is ever held.
+    """
+    z, vjp = jax.vjp(encode_one, x)
+    rows = jax.vmap(lambda e: vjp(e)[0])(jnp.eye(z.shape[-1], dtype=z.dtype))
+    return jnp.sum(rows**2)
+
+
+# ------------------------------------------------------------------------------- beta-TCVAE
+def _log_normal_per_dim(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mean) ** 2 * jnp.exp(-logvar))
+
+
+def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array,
+                     dataset_size: int) -> dict[str, jax.Array]:
+    """Batch term: the KL decomposition of Chen et al. (2018), per example [batch], estimated
+    with minibatch-weighted sampling:
+
+        log q(z_i)        ~= logsumexp_j log q(z_i | x_j) - log(N M)
+        log prod_d q(z_id) ~= sum_d [logsumexp_j log q(z_id | x_j) - log(N M)]
+
+    with M the batch size and N the dataset size. Returns `mi` (index-code mutual
+    information log q(z|x) - log q(z)), `tc` (total correlation log q(z) - prod_d q(z_d)) and
+    `dwkl` (dimension-wise KL log prod_d q(z_d) - log p(z)); they sum to log q(z|x) - log p(z).
+    """
+    batch = z.shape[0]
+    # [i, j, d]: log q(z_i,d | x_j)
+    pairwise = _log_normal_per_dim(z[:, None, :], mean[None, :, :], logvar[None, :, :])
+    log_norm = math.log(batch * dataset_size)
+    log_qz = jax.nn.logsumexp(pairwise.sum(axis=-1), axis=1) - log_norm
+    log_prod_qzd = jnp.sum(jax.nn.logsumexp(pairwise, axis=1) - log_norm, axis=-1)
+    log_qz_x = jnp.sum(jnp.diagonal(pairwise, axis1=0, axis2=1).T, axis=-1)
+    log_pz = _log_normal_per_dim(z, 0.0, 0.0).sum(axis=-1)
+    return dict(mi=log_qz_x - log_qz, tc=log_qz - log_prod_qzd, dwkl=log_prod_qzd - log_pz)
