@@ -1,3 +1,5 @@
+import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,6 +58,22 @@ def test_conv_parameter_count_on_mnist():
     heads = 2 * (4 * 4 * 128 * 20 + 20)
     dec = (20 * 4 * 4 * 128 + 4 * 4 * 128) + (9 * 128 * 64 + 64) + (9 * 64 * 32 + 32) + (9 * 32 + 1)
     assert count(params) == enc + heads + dec
+
+
+@pytest.mark.parametrize("height,width", [(4, 4), (7, 5)])
+def test_up_conv_is_conv_transpose_in_values_init_and_gradients(height, width):
+    x = jax.random.normal(jax.random.key(0), (3, height, width, 6))
+    reference, ours = nn.ConvTranspose(5, (3, 3), strides=(2, 2)), models.UpConv(5)
+    params = reference.init(jax.random.key(1), x)
+    ours_params = ours.init(jax.random.key(1), x)
+    chex.assert_trees_all_equal(params, ours_params)  # same names, shapes and initial values
+    chex.assert_trees_all_close(ours.apply(params, x), reference.apply(params, x), atol=1e-5)
+
+    def grads(module):
+        return jax.grad(lambda p, v: jnp.sum(jnp.sin(module.apply(p, v))), argnums=(0, 1))(
+            params, x)
+
+    chex.assert_trees_all_close(grads(ours), grads(reference), atol=1e-4)
 
 
 def test_learned_pixel_variance_is_a_parameter():

@@ -86,6 +86,58 @@ class ConvEncoder(nn.Module):
         return h.reshape(h.shape[:-3] + (-1,))
 
 
+class UpConv(nn.Module):
+    """A 3x3, stride-2, 'SAME' transposed convolution (nn.ConvTranspose's parameters, init and
+    values), written as one matmul and interleaving adds on XLA:CPU.
+
+    Output row 2i gets kernel row 2 applied to input row i plus kernel row 0 applied to row
+    i - 1; row 2i + 1 gets kernel row 1 applied to row i (likewise for columns). XLA:CPU runs
+    the kernel gradient of `lax.conv_transpose` through a slow generic convolution: 158 ms
+    of a 168 ms backward pass for a [128, 8, 8, 64] -> 32-channel layer, against 21 ms for
+    this form (measured on the 2-core development CPU; 96 images/s for the whole conv VAE).
+    Accelerators keep `lax.conv_transpose` (cuDNN).
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                            (3, 3, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        if jax.default_backend() != "cpu":
+            y = jax.lax.conv_transpose(x, kernel, (2, 2), "SAME",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            return y + bias
+        return upsample_by_matmul(x, kernel) + bias
+
+
+def upsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """lax.conv_transpose(x, kernel [3, 3, C, O], strides 2, 'SAME') for x [..., H, W, C]."""
+    *lead, height, width, channels = x.shape
+    out = kernel.shape[-1]
+    # taps[..., i, j, p, q, :] = x[..., i, j, :] @ kernel[p, q]: every tap in one matmul.
+    flat_kernel = kernel.transpose(2, 0, 1, 3).reshape(channels, 9 * out)
+    taps = (x.reshape(-1, channels) @ flat_kernel).reshape(-1, height, width, 3, 3, out)
+    rows = _interleave(taps, axis=1, tap_axis=3)  # [N, 2H, W, 3, O]
+    grid = _interleave(rows, axis=2, tap_axis=3)  # [N, 2H, 2W, O]
+    return grid.reshape(*lead, 2 * height, 2 * width, out)
+
+
+def _interleave(taps: jax.Array, axis: int, tap_axis: int) -> jax.Array:
+    """Merge the kernel-tap axis `tap_axis` into a doubled `axis`: output 2i = tap 2 at i +
+    tap 0 at i - 1, output 2i + 1 = tap 1 at i."""
+    tap = lambda t: jnp.take(taps, t, axis=tap_axis)  # noqa: E731
+    previous = jnp.roll(tap(0), 1, axis=axis)
+    first = (slice(None),) * axis + (slice(0, 1),)
+    previous = previous.at[first].set(0.0)  # row -1 does not exist
+    even, odd = tap(2) + previous, tap(1)
+    merged = jnp.stack([even, odd], axis=axis + 1)
+    shape = list(even.shape)
+    shape[axis] *= 2
+    return merged.reshape(shape)
+
+
 class ConvDecoder(nn.Module):
     """Mirror of ConvEncoder: dense to a (H/2^L, W/2^L) grid, stride-2 transposed convolutions.
 
@@ -107,7 +159,7 @@ class ConvDecoder(nn.Module):
         h = h.reshape(z.shape[:-1] + (grid_h, grid_w, self.channels[-1]))
         widths = tuple(reversed(self.channels))[1:] + (out_channels,)
         for i, w in enumerate(widths):
-            h = nn.ConvTranspose(w, (3, 3), strides=(2, 2), name=f"deconv_{i}")(h)
+            h = UpConv(w, name=f"deconv_{i}")(h)
             if i < len(widths) - 1:
                 h = act(h)
         top = (h.shape[-3] - height) // 2
