@@ -215,6 +215,39 @@ def test_tc_decomposition_by_hand_and_it_sums_to_the_sampled_kl():
     np.testing.assert_allclose(total, log_qz_x - log_pz, rtol=1e-4, atol=1e-4)
 
 
+def test_tc_estimators_on_identical_posteriors_mss_exact_mws_biased_by_log_n():
+    # Every posterior is N(0, I): q(z) = p(z) = prod_d q(z_d), so MI = TC = DWKL = 0 exactly.
+    batch, latents, n = 64, 10, 10_000
+    z = jax.random.normal(jax.random.key(0), (batch, latents))
+    zeros = jnp.zeros_like(z)
+    mss = penalties.tc_decomposition(z, zeros, zeros, n, estimator="mss")
+    for name in ("mi", "tc", "dwkl"):
+        np.testing.assert_allclose(mss[name], 0.0, atol=2e-4)
+    mws = penalties.tc_decomposition(z, zeros, zeros, n, estimator="mws")
+    np.testing.assert_allclose(mws["tc"], (latents - 1) * np.log(n), rtol=1e-5)
+    np.testing.assert_allclose(mws["dwkl"], -latents * np.log(n), rtol=1e-5)
+    with pytest.raises(ConfigError, match="unknown tc_estimator 'mse'"):
+        penalties.tc_decomposition(z, zeros, zeros, n, estimator="mse")
+
+
+def test_mss_weights_by_hand():
+    rng = np.random.default_rng(1)
+    mean, logvar = rng.normal(size=(4, 2)), rng.normal(size=(4, 2)) * 0.3
+    z = mean + np.exp(0.5 * logvar) * rng.normal(size=(4, 2))
+    n = 50
+    parts = penalties.tc_decomposition(*(jnp.asarray(a, jnp.float32) for a in (z, mean, logvar)),
+                                       dataset_size=n, estimator="mss")
+    density = np.exp(-0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None] - mean[None]) ** 2
+                             / np.exp(logvar[None])))  # [i, j, d]
+    weights = np.full((4, 4), (n - 1) / (n * 3))
+    np.fill_diagonal(weights, 1 / n)
+    log_qz = np.log(np.sum(weights * density.prod(-1), axis=1))
+    log_prod = np.sum(np.log(np.sum(weights[:, :, None] * density, axis=1)), axis=-1)
+    np.testing.assert_allclose(parts["tc"], log_qz - log_prod, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(parts["mi"], _log_normal(z, mean, logvar) - log_qz,
+                               rtol=1e-4, atol=1e-4)
+
+
 def test_tcvae_with_unit_weights_is_the_sampled_elbo():
     config, net, params, x = _setup("vae", objective="tcvae", beta=1.0)
     key = jax.random.key(3)

@@ -56,6 +56,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.objective = "default"
     config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
+    config.tc_estimator = "mws"  # tcvae: mws (the paper's main text) | mss (stratified, unbiased)
 
     # Hparams (arrays; sweepable within one program).
     config.beta = 1.0

@@ -220,17 +220,18 @@ def make_iwae_loss(model, log_likelihood, num_samples: int,
     return loss_fn
 
 
-def make_tcvae_loss(model, log_likelihood, dataset_size: int,
+def make_tcvae_loss(model, log_likelihood, dataset_size: int, estimator: str = "mws",
                     corruption_kind: str = "none") -> LossFn:
     """beta-TCVAE (Chen et al. 2018): recon + alpha * MI + beta * TC + gamma * dimension-wise KL,
-    the three terms estimated on the batch by minibatch-weighted sampling (penalties.py)."""
+    the three terms estimated on the batch by minibatch-weighted (mws) or minibatch-stratified
+    (mss) sampling (penalties.tc_decomposition)."""
 
     def loss_fn(params, x, key, hparams, step=0):
         x_in, key = _encoder_input(x, key, hparams, corruption_kind)
         outputs = model.apply({"params": params}, x_in, key)
         recon = reconstruction_nll(log_likelihood, x, outputs)
         parts = penalties.tc_decomposition(outputs["z"], outputs["mean"], outputs["logvar"],
-                                           dataset_size)
+                                           dataset_size, estimator)
         beta = kl_weight(hparams, jnp.asarray(step, jnp.float32))
         loss = (recon + hparams.tc_alpha * parts["mi"] + beta * parts["tc"]
                 + hparams.tc_gamma * parts["dwkl"]).mean()
@@ -287,6 +288,9 @@ def resolve(config) -> str:
     if config.corruption not in corruption.CORRUPTIONS:
         raise ConfigError(f"unknown corruption {config.corruption!r}; choose one of "
                           f"{', '.join(corruption.CORRUPTIONS)} (--config.corruption=...)")
+    if config.tc_estimator not in penalties.TC_ESTIMATORS:
+        raise ConfigError(f"unknown tc_estimator {config.tc_estimator!r}; choose one of "
+                          f"{', '.join(penalties.TC_ESTIMATORS)} (--config.tc_estimator=...)")
     if objective != "iwae" and config.iwae_samples != 1:
         raise ConfigError(f"iwae_samples={config.iwae_samples} only applies to "
                           "--config.objective=iwae")
@@ -306,5 +310,5 @@ def build(config, model, dataset_size: int | None = None) -> LossFn:
     if objective == "tcvae":
         if not dataset_size:
             raise ConfigError("the tcvae objective needs the training-set size (dataset_size)")
-        return make_tcvae_loss(model, log_likelihood, dataset_size, kind)
+        return make_tcvae_loss(model, log_likelihood, dataset_size, config.tc_estimator, kind)
     return make_ae_loss(model, log_likelihood, objective, kind)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from vae_jax.errors import ConfigError
+
 NEAR_ZERO = 0.05  # a code unit counts as inactive for an input when |z| < NEAR_ZERO
 
 
@@ -55,24 +57,43 @@ def _log_normal_per_dim(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax
     return -0.5 * (math.log(2 * math.pi) + logvar + (z - mean) ** 2 * jnp.exp(-logvar))
 
 
-def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array,
-                     dataset_size: int) -> dict[str, jax.Array]:
-    """Batch term: the KL decomposition of Chen et al. (2018), per example [batch], estimated
-    with minibatch-weighted sampling:
+TC_ESTIMATORS = ("mws", "mss")
 
-        log q(z_i)        ~= logsumexp_j log q(z_i | x_j) - log(N M)
-        log prod_d q(z_id) ~= sum_d [logsumexp_j log q(z_id | x_j) - log(N M)]
 
-    with M the batch size and N the dataset size. Returns `mi` (index-code mutual
-    information log q(z|x) - log q(z)), `tc` (total correlation log q(z) - prod_d q(z_d)) and
-    `dwkl` (dimension-wise KL log prod_d q(z_d) - log p(z)); they sum to log q(z|x) - log p(z).
+def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array, dataset_size: int,
+                     estimator: str = "mws") -> dict[str, jax.Array]:
+    """Batch term: the KL decomposition of Chen et al. (2018), per example [batch].
+
+    log q(z_i) and log prod_d q(z_id) are estimated from the batch's posteriors (M = batch
+    size, N = dataset size), with one of the paper's two estimators:
+
+      mws (minibatch-weighted sampling, the paper's main text): every q(z_i | x_j) weighs
+          1 / (N M). When the posteriors overlap, this reads q(z) about N times too small in
+          each of the D + 1 estimates, so TC is inflated by about (D - 1) log N nats and the
+          dimension-wise KL deflated by D log N (see the test) — the terms are biased; the
+          gradient the paper trained with is this one.
+      mss (minibatch-stratified sampling, the paper's appendix): x_i's own posterior weighs
+          1 / N, each of the other M - 1 weighs (N - 1) / (N (M - 1)) — an unbiased estimate
+          of q(z_i) when the others are uniform draws from the rest of the data.
+
+    Returns `mi` (index-code mutual information log q(z|x) - log q(z)), `tc` (total
+    correlation log q(z) - log prod_d q(z_d)) and `dwkl` (dimension-wise KL
+    log prod_d q(z_d) - log p(z)); they sum to log q(z|x) - log p(z) with either estimator.
     """
     batch = z.shape[0]
     # [i, j, d]: log q(z_i,d | x_j)
     pairwise = _log_normal_per_dim(z[:, None, :], mean[None, :, :], logvar[None, :, :])
-    log_norm = math.log(batch * dataset_size)
-    log_qz = jax.nn.logsumexp(pairwise.sum(axis=-1), axis=1) - log_norm
-    log_prod_qzd = jnp.sum(jax.nn.logsumexp(pairwise, axis=1) - log_norm, axis=-1)
+    if estimator == "mws":
+        log_weights = jnp.full((batch, batch), -math.log(batch * dataset_size))
+    elif estimator == "mss":
+        own = -math.log(dataset_size)
+        other = math.log(dataset_size - 1) - math.log(dataset_size * max(batch - 1, 1))
+        log_weights = jnp.where(jnp.eye(batch, dtype=bool), own, other)
+    else:
+        raise ConfigError(f"unknown tc_estimator {estimator!r}; choose one of "
+                          f"{', '.join(TC_ESTIMATORS)} (--config.tc_estimator=...)")
+    log_qz = jax.nn.logsumexp(log_weights + pairwise.sum(axis=-1), axis=1)
+    log_prod_qzd = jnp.sum(jax.nn.logsumexp(log_weights[:, :, None] + pairwise, axis=1), axis=-1)
     log_qz_x = jnp.sum(jnp.diagonal(pairwise, axis1=0, axis2=1).T, axis=-1)
     log_pz = _log_normal_per_dim(z, 0.0, 0.0).sum(axis=-1)
     return dict(mi=log_qz_x - log_qz, tc=log_qz - log_prod_qzd, dwkl=log_prod_qzd - log_pz)
