@@ -70,7 +70,7 @@ def main(argv):
     rows.sort(key=lambda row: row["noise_level"])
     dataset = data.load(config)
     images = denoised_rows(workdir, config, dataset, FLAGS.examples)
-    levels = [r["noise_level"] for r in sorted(records, key=lambda r: r["member"])]
+    levels = [r["hparams"]["noise_level"] for r in sorted(records, key=lambda r: r["member"])]
     labels = [f"{kind} {level:g}" for level in levels for kind in ("clean", "noisy", "denoised")]
     figure = plots.image_grid(images.reshape(-1, *images.shape[2:]),
                               os.path.join(workdir, "denoising.png"), FLAGS.examples,
