@@ -161,7 +161,9 @@ def measure_population(results: dict) -> None:
             results[f"population_n{size}{suffix}_images_per_second"] = (
                 images / statistics.median(pop_times))
             print(f"{name}: {results[name]:.2f}", flush=True)
-    results["population_member_map"] = train.resolve_member_map(FLAGS.member_map)
+        suffix = "" if architecture == "mlp" else "_conv"
+        results[f"population_member_map{suffix}"] = train.resolve_member_map(
+            FLAGS.member_map, architecture)
 
 
 def main(argv):

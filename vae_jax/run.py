@@ -54,7 +54,7 @@ class _Setup:
         self.tx = train.make_optimizer(config)
         self.steps_per_epoch = train.steps_per_epoch(len(dataset.train_images), config.batch_size)
         self.schedule = train.make_schedule(config, self.steps_per_epoch)
-        self.member_map = train.resolve_member_map(config.member_map)
+        self.member_map = train.resolve_member_map(config.member_map, config.architecture)
         self.output_bias = _output_bias(config, dataset)
 
 
