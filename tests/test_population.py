@@ -138,7 +138,7 @@ def test_member_metrics_in_the_log_equal_a_lone_run(data_dir, tmp_path):
     alone = small(data_dir, num_epochs=1, beta=4.0, seed=5)
     run.train_and_evaluate(alone, str(tmp_path / "alone"))
     swept = [r for r in logs.read_metrics(str(tmp_path / "sweep"))
-             if r["hparams"] == {"beta": 4.0, "learning_rate": 1e-3, "seed": 5}]
+             if (r["hparams"]["beta"], r["hparams"]["seed"]) == (4.0, 5)]
     lone = logs.read_metrics(str(tmp_path / "alone"))
     assert len(swept) == len(lone) == 1
     for name in ("train/loss", "eval/nelbo", "eval/kl"):
