@@ -7,18 +7,13 @@ Result:   test recon 104.33 nats, linear probe 85.6% (20 sigmoid codes; the plai
           code AE of configs/ae.py reaches 61.78 nats).
 """
 
-from vae_jax.defaults import base_config
+from configs import ae
 
 
 def get_config():
-    config = base_config()
-    config.dataset = "mnist"
-    config.binarization = "dynamic"
-    config.model = "ae"
+    config = ae.get_config()  # MNIST, dynamic binarisation, MLP 500 -> 20
     config.objective = "contractive"
     config.code_activation = "sigmoid"  # Rifai et al. use sigmoid codes
-    config.hidden = (500,)
-    config.latents = 20
     config.penalty_weight = 1.0
     config.num_epochs = 5
     config.eval_every = 5

@@ -11,20 +11,16 @@ Result:   test PSNR 10.79 dB noisy (salt and pepper, 20%) -> 19.54 dB denoised; 
           recon 221.06 nats (cross-entropy against grey levels).
 """
 
-from vae_jax.defaults import base_config
+from configs import ae
 
 
 def get_config():
-    config = base_config()
+    config = ae.get_config()  # MLP 500, batch 128
     config.dataset = "fashion_mnist"
     config.binarization = "none"  # grey levels; cross-entropy against intensities in [0, 1]
-    config.model = "ae"
-    config.architecture = "mlp"
-    config.hidden = (500,)
     config.latents = 64
     config.corruption = "salt_pepper"
     config.noise_level = 0.2
-    config.batch_size = 128
     config.num_epochs = 5
     config.eval_every = 5
     config.evals = ("elbo", "denoising")

@@ -8,17 +8,13 @@ Result:   test mean activation 0.053 (target 0.05), 70.2% of (image, unit) codes
           0.05; recon 62.04 nats; linear probe on the 200 codes 92.6%.
 """
 
-from vae_jax.defaults import base_config
+from configs import ae
 
 
 def get_config():
-    config = base_config()
-    config.dataset = "mnist"
-    config.binarization = "dynamic"
-    config.model = "ae"
+    config = ae.get_config()  # MNIST, dynamic binarisation, MLP 500
     config.objective = "sparse_kl"
     config.code_activation = "sigmoid"
-    config.hidden = (500,)
     config.latents = 200
     config.penalty_weight = 10.0
     config.sparsity_target = 0.05

@@ -21,7 +21,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import corruption, data, plots, report, run  # noqa: E402
+from vae_jax import corruption, data, evaluate, plots, report, run  # noqa: E402
 from vae_jax import population as population_lib  # noqa: E402
 from vae_jax.cli import command  # noqa: E402
 
@@ -44,11 +44,9 @@ def denoised_rows(workdir: str, config, dataset: data.Dataset, count: int) -> np
     for pop, setup, states, _ in run.load_trained(config, workdir, dataset):
         for i, member_config in enumerate(pop.configs):
             params = population_lib.member(states.params, i)
-            key = jax.random.fold_in(jax.random.key(config.data_seed), 1)  # as the evaluator
-            noisy = corruption.corrupt(key, clean, config.corruption, member_config.noise_level)
-            z = setup.model.apply({"params": params}, noisy, method="encode")
-            z = z[0] if isinstance(z, tuple) else z
-            denoised = jax.nn.sigmoid(setup.model.apply({"params": params}, z, method="decode"))
+            noisy = corruption.corrupt(evaluate.denoising_noise_key(config.data_seed), clean,
+                                       config.corruption, member_config.noise_level)
+            denoised = evaluate.denoise(setup.model, params, noisy)
             rows += [np.asarray(clean), np.asarray(noisy), np.asarray(denoised)]
     return np.stack(rows)
 

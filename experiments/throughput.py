@@ -139,6 +139,7 @@ def measure_population(results: dict) -> None:
     betas = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 0.25, 3.0]
     train_sizes = {"mlp": 12_800, "conv": 640}  # about 2 s per member-epoch each, on 2 cores
     for architecture in FLAGS.architectures:
+        suffix = "" if architecture == "mlp" else "_conv"
         num_train = FLAGS.population_num_train or train_sizes[architecture]
         config = mnist_config(architecture=architecture, num_train=num_train, num_test=1000,
                               member_map=FLAGS.member_map)
@@ -155,13 +156,11 @@ def measure_population(results: dict) -> None:
             for _ in range(FLAGS.repeats):
                 pop_times.append(together())
                 seq_times.append(sum(run_one() for run_one in alone))
-            suffix = "" if architecture == "mlp" else "_conv"
             name = f"population_vs_sequential_n{size}{suffix}"
             results[name] = statistics.median(seq_times) / statistics.median(pop_times)
             results[f"population_n{size}{suffix}_images_per_second"] = (
                 images / statistics.median(pop_times))
             print(f"{name}: {results[name]:.2f}", flush=True)
-        suffix = "" if architecture == "mlp" else "_conv"
         results[f"population_member_map{suffix}"] = train.resolve_member_map(
             FLAGS.member_map, architecture)
 

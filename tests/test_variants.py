@@ -195,15 +195,29 @@ def test_iwae_bad_sample_counts():
 
 
 # ---------------------------------------------------------------------------- beta-TCVAE
+def _posterior_batch(seed: int, batch: int, latents: int):
+    """(z, mean, logvar) of a random batch of diagonal Gaussian posteriors, z drawn from them."""
+    rng = np.random.default_rng(seed)
+    mean, logvar = rng.normal(size=(batch, latents)), rng.normal(size=(batch, latents)) * 0.3
+    return mean + np.exp(0.5 * logvar) * rng.normal(size=(batch, latents)), mean, logvar
+
+
+def _pairwise_log_normal(z, mean, logvar):
+    """[i, j, d]: log q(z_i,d | x_j)."""
+    return -0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None] - mean[None]) ** 2
+                   / np.exp(logvar[None]))
+
+
+def _tc_parts(z, mean, logvar, n, **kwargs):
+    return penalties.tc_decomposition(*(jnp.asarray(a, jnp.float32) for a in (z, mean, logvar)),
+                                      dataset_size=n, **kwargs)
+
+
 def test_tc_decomposition_by_hand_and_it_sums_to_the_sampled_kl():
-    rng = np.random.default_rng(0)
-    mean, logvar = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)) * 0.3
-    z = mean + np.exp(0.5 * logvar) * rng.normal(size=(5, 3))
+    z, mean, logvar = _posterior_batch(0, 5, 3)
     n = 1000
-    parts = penalties.tc_decomposition(*(jnp.asarray(a, jnp.float32) for a in (z, mean, logvar)),
-                                       dataset_size=n)
-    per_dim = -0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None] - mean[None]) ** 2
-                      / np.exp(logvar[None]))  # [i, j, d]
+    parts = _tc_parts(z, mean, logvar, n)
+    per_dim = _pairwise_log_normal(z, mean, logvar)
     log_qz = logsumexp(per_dim.sum(-1), axis=1) - np.log(5 * n)
     log_prod = np.sum(logsumexp(per_dim, axis=1) - np.log(5 * n), axis=-1)
     log_qz_x = _log_normal(z, mean, logvar)
@@ -231,14 +245,10 @@ def test_tc_estimators_on_identical_posteriors_mss_exact_mws_biased_by_log_n():
 
 
 def test_mss_weights_by_hand():
-    rng = np.random.default_rng(1)
-    mean, logvar = rng.normal(size=(4, 2)), rng.normal(size=(4, 2)) * 0.3
-    z = mean + np.exp(0.5 * logvar) * rng.normal(size=(4, 2))
+    z, mean, logvar = _posterior_batch(1, 4, 2)
     n = 50
-    parts = penalties.tc_decomposition(*(jnp.asarray(a, jnp.float32) for a in (z, mean, logvar)),
-                                       dataset_size=n, estimator="mss")
-    density = np.exp(-0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None] - mean[None]) ** 2
-                             / np.exp(logvar[None])))  # [i, j, d]
+    parts = _tc_parts(z, mean, logvar, n, estimator="mss")
+    density = np.exp(_pairwise_log_normal(z, mean, logvar))  # [i, j, d]
     weights = np.full((4, 4), (n - 1) / (n * 3))
     np.fill_diagonal(weights, 1 / n)
     log_qz = np.log(np.sum(weights * density.prod(-1), axis=1))

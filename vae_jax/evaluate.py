@@ -48,15 +48,26 @@ def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
     return terms
 
 
+def denoising_noise_key(data_seed: int) -> jax.Array:
+    """The one key that corrupts the test images for the `denoising` evaluator and figures, so
+    every member and every evaluation sees the same noise pattern at a given noise level."""
+    return jax.random.fold_in(jax.random.key(data_seed), 1)
+
+
+def denoise(model, params, noisy: jax.Array) -> jax.Array:
+    """The decoder's mean image from the posterior mean (VAE) or the code (AE) of `noisy`."""
+    z = model.apply({"params": params}, noisy, method="encode")
+    z = z[0] if isinstance(z, tuple) else z
+    return jax.nn.sigmoid(model.apply({"params": params}, z, method="decode"))
+
+
 def make_denoising_psnr(model, kind: str, level: jax.Array) -> PerExample:
     """(params, x, key) -> per-example `psnr_noisy` (corrupted vs clean) and `psnr_denoised`
     (the decoder's mean, from the posterior mean or the AE code of the corrupted image)."""
 
     def psnr_terms(params, x, key):
         noisy = corruption.corrupt(key, x, kind, level)
-        z = model.apply({"params": params}, noisy, method="encode")
-        z = z[0] if isinstance(z, tuple) else z
-        denoised = jax.nn.sigmoid(model.apply({"params": params}, z, method="decode"))
+        denoised = denoise(model, params, noisy)
         return dict(psnr_noisy=jax.vmap(corruption.psnr)(x, noisy),
                     psnr_denoised=jax.vmap(corruption.psnr)(x, denoised))
 

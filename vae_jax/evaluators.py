@@ -65,9 +65,7 @@ def make_jitted_eval(setup, names: tuple[str, ...]):
     terms = evaluate.make_elbo_terms(setup.model, setup.log_likelihood, config.model)
     nll = (evaluate.make_nll(setup.model, setup.log_likelihood, config.nll_samples,
                              config.nll_chunk) if "nll" in names else None)
-    # The test images are corrupted with one fixed key (the run's data seed), so every member
-    # and every evaluation sees the same noise pattern at a given noise level.
-    noise_key = jax.random.fold_in(jax.random.key(config.data_seed), 1)
+    noise_key = evaluate.denoising_noise_key(config.data_seed)
 
     def one_member(params, key, hparams, images):
         per_example = evaluate.over_images(terms, params, images, key, config.eval_batch_size)
@@ -138,8 +136,7 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
     if "active_units" in names:
         out["eval/active_units"] = float(probes.active_units(test))
     if "sparsity" in names:
-        out["eval/mean_activation"] = float(np.abs(test).mean())
-        out["eval/near_zero"] = float((np.abs(test) < penalties.NEAR_ZERO).mean())
+        out |= {f"eval/{k}": float(v) for k, v in penalties.activation_stats(test).items()}
     if "linear_probe" in names:
         out["eval/linear_probe"] = probes.linear_probe_accuracy(
             train_codes, dataset.train_labels[: len(train_codes)], test, dataset.test_labels)
