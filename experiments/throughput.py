@@ -137,7 +137,7 @@ def measure_training(results: dict) -> None:
 # ------------------------------------------------------------------------------------ population
 def measure_population(results: dict) -> None:
     betas = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 0.25, 3.0]
-    train_sizes = {"mlp": 12_800, "conv": 640}  # about 2 s per member-epoch each, on 2 cores
+    train_sizes = {"mlp": 12_800, "conv": 3_840}  # about 2 s per member-epoch each, on 2 cores
     for architecture in FLAGS.architectures:
         suffix = "" if architecture == "mlp" else "_conv"
         num_train = FLAGS.population_num_train or train_sizes[architecture]

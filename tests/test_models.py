@@ -76,6 +76,21 @@ def test_up_conv_is_conv_transpose_in_values_init_and_gradients(height, width):
     chex.assert_trees_all_close(grads(ours), grads(reference), atol=1e-4)
 
 
+@pytest.mark.parametrize("height,width", [(28, 28), (7, 7), (6, 5)])
+def test_down_conv_is_conv_in_values_init_and_gradients(height, width):
+    x = jax.random.normal(jax.random.key(0), (3, height, width, 4))
+    reference, ours = nn.Conv(5, (3, 3), strides=(2, 2)), models.DownConv(5)
+    params = reference.init(jax.random.key(1), x)
+    chex.assert_trees_all_equal(params, ours.init(jax.random.key(1), x))
+    chex.assert_trees_all_close(ours.apply(params, x), reference.apply(params, x), atol=1e-5)
+
+    def grads(module):
+        return jax.grad(lambda p, v: jnp.sum(jnp.sin(module.apply(p, v))), argnums=(0, 1))(
+            params, x)
+
+    chex.assert_trees_all_close(grads(ours), grads(reference), atol=1e-4)
+
+
 def test_learned_pixel_variance_is_a_parameter():
     config = vae_config.get_config()
     config.likelihood = "gaussian_learned"

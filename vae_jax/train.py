@@ -168,10 +168,11 @@ def chunk_size(num_members: int, largest: int = 8) -> int:
 
 def resolve_member_map(member_map: str, architecture: str = "mlp") -> str:
     """'auto' -> 'vmap' on accelerators or with members sharded over several devices (each
-    device's share is one batch); on one CPU device 'chunked' for MLPs and 'map' for conv
-    models: vmapped members turn XLA:CPU's convolutions into grouped convolutions and the
-    transposed ones into batched matmuls, which ran a population of 8 conv members at 0.51x
-    the speed of training them one after another (experiments/throughput.py)."""
+    device's share is one batch); on one CPU device 'chunked' for MLPs (1.16x / 1.07x the
+    speed of training 8 / 32 members one after another) and 'map' for conv models, where
+    vmapped chunks measured 0.93x / 0.97x and 'map' 1.59x / 0.81x, i.e. both within this
+    machine's noise of 1.0x; 'map' is also bitwise equal to lone runs
+    (experiments/throughput.py, 2-core CPU)."""
     if member_map == "auto":
         if jax.default_backend() != "cpu" or jax.device_count() > 1:
             return "vmap"
