@@ -87,7 +87,30 @@ class ConvEncoder(nn.Module):
         return h.reshape(h.shape[:-3] + (-1,))
 
 
-class DownConv(nn.Module):
+class _Stride2Conv3x3(nn.Module):
+    """A 3x3, stride-2, 'SAME' convolution or transposed convolution with flax's parameter
+    names, shapes and init: XLA's own op on accelerators, the same values as matmuls on CPU."""
+
+    features: int
+
+    @staticmethod
+    def on_accelerator(x: jax.Array, kernel: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    @staticmethod
+    def by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                            (3, 3, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        compute = self.by_matmul if jax.default_backend() == "cpu" else self.on_accelerator
+        return compute(x, kernel) + bias
+
+
+class DownConv(_Stride2Conv3x3):
     """A 3x3, stride-2, 'SAME' convolution (nn.Conv's parameters, init and values), written as
     one matmul over 3x3 patches on XLA:CPU.
 
@@ -98,18 +121,14 @@ class DownConv(nn.Module):
     in either place (2-core development CPU, jax 0.10.2). Accelerators keep the convolution.
     """
 
-    features: int
+    @staticmethod
+    def on_accelerator(x: jax.Array, kernel: jax.Array) -> jax.Array:
+        return jax.lax.conv_general_dilated(x, kernel, (2, 2), "SAME",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                            (3, 3, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        if jax.default_backend() != "cpu":
-            y = jax.lax.conv_general_dilated(x, kernel, (2, 2), "SAME",
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
-            return y + bias
-        return downsample_by_matmul(x, kernel) + bias
+    @staticmethod
+    def by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
+        return downsample_by_matmul(x, kernel)
 
 
 def downsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -126,7 +145,7 @@ def downsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return jnp.concatenate(taps, axis=-1) @ kernel.reshape(9 * channels, -1)
 
 
-class UpConv(nn.Module):
+class UpConv(_Stride2Conv3x3):
     """A 3x3, stride-2, 'SAME' transposed convolution (nn.ConvTranspose's parameters, init and
     values), written as one matmul and interleaving adds on XLA:CPU.
 
@@ -139,18 +158,14 @@ class UpConv(nn.Module):
     Accelerators keep `lax.conv_transpose` (cuDNN).
     """
 
-    features: int
+    @staticmethod
+    def on_accelerator(x: jax.Array, kernel: jax.Array) -> jax.Array:
+        return jax.lax.conv_transpose(x, kernel, (2, 2), "SAME",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                            (3, 3, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        if jax.default_backend() != "cpu":
-            y = jax.lax.conv_transpose(x, kernel, (2, 2), "SAME",
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
-            return y + bias
-        return upsample_by_matmul(x, kernel) + bias
+    @staticmethod
+    def by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
+        return upsample_by_matmul(x, kernel)
 
 
 def upsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
