@@ -94,8 +94,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.final_evals = ()  # evaluators added to the last evaluation only (nll, say)
     config.nll_samples = 5000  # k of the importance-sampled likelihood (Burda et al. use 5000)
     # Samples decoded at once per image, and images at once: bound memory, not the result.
-    # ~5,000 decoded rows at a time is fastest on CPU (cache); 50 x 100 measured 1.6x faster
-    # than 100 x 500 (experiments/nll_benchmark.py).
+    # 2,000-5,000 decoded rows at a time all ran within 10% of each other on CPU (50 x 100,
+    # 10 x 500, 20 x 100; 100 x 50 was 10% slower).
     config.nll_chunk = 100
     config.nll_batch_size = 50
     config.probe_train_size = 10_000  # training codes the probes are fitted on

