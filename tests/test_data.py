@@ -174,3 +174,22 @@ def test_sprites_dataset_carries_its_factors():
     assert ds.image_shape == (64, 64, 1)
     assert ds.train_factors.shape == (300, 5) and ds.factor_sizes == (3, 6, 40, 32, 32)
     np.testing.assert_array_equal(ds.train_labels, ds.train_factors[:, 0])
+
+
+def test_threefry_on_cpu_is_unrolled_and_still_gives_the_published_bits():
+    import jax
+    import jax.extend.random as jax_random
+    import jax.numpy as jnp
+
+    from vae_jax import fast_threefry
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the unrolled lowering only changes CPU programs")
+    assert fast_threefry.use_unrolled_threefry_on_cpu()
+    # Threefry-2x32-20's known-answer vector (Salmon et al. 2011; also in jax's tests).
+    out = jax.jit(jax_random.threefry_2x32)(jnp.array([0x13198A2E, 0x03707344], jnp.uint32),
+                                            jnp.array([0x243F6A88, 0x85A308D3], jnp.uint32))
+    np.testing.assert_array_equal(out, np.array([0xC4923A9C, 0x483DF7A0], np.uint32))
+    compiled = jax.jit(lambda key: jax.random.bits(key, (128, 784))).lower(
+        jax.random.key(0)).compile().as_text()
+    assert "while" not in compiled  # the rolled loop is what made the draw slow
