@@ -14,7 +14,7 @@ What each ratio compares (higher is better for vae_jax):
   Python-dispatched, un-jitted step per batch). Target >= 15. Both train on statically
   binarised MNIST, as the example does (our real path with dataset=binarized_mnist);
   vs_flax_example_dynamic is our default dynamic binarisation (a Bernoulli draw of every pixel
-  of every batch, ~15% of the step on CPU) against the same example.
+  of every batch, ~2% of the step on CPU with vae_jax.fast_threefry) against the same example.
 * population_vs_sequential_n{8,32}[_conv]: images/s of a population of N betas trained as one
   program against the same N members trained one after another. Target >= 1.0 on CPU.
 * nll_vs_pythae (and nll_fraction_of_ceiling): see experiments/nll_benchmark.py. Target >= 3.

@@ -94,3 +94,25 @@ def test_ae_loss_is_the_reconstruction_only():
     expected = -jax.vmap(objectives.bernoulli_log_likelihood)(x, logits).mean()
     np.testing.assert_allclose(loss, expected, rtol=1e-6)
     assert set(metrics) == {"loss", "recon"}
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_learned"])
+def test_decoder_log_likelihood_of_many_samples_equals_one_sample_at_a_time(likelihood):
+    # decoder_log_likelihood sums flat pixels (faster on CPU); the per-example likelihoods of
+    # the training loss see images. Both must give the same log p(x | z_s).
+    config = vae_config.get_config()
+    config.hidden, config.latents, config.likelihood = (16,), 3, likelihood
+    model = models.build(config, (4, 4, 1))
+    x = jax.random.uniform(jax.random.key(0), (5, 4, 4, 1))
+    params = model.init(jax.random.key(1), x, jax.random.key(2))["params"]
+    if "x_logvar" in params:  # a pixel variance that is not the same everywhere
+        params["x_logvar"] = jax.random.normal(jax.random.key(3), params["x_logvar"].shape)
+    z = jax.random.normal(jax.random.key(4), (7, 5, 3))
+    log_likelihood = objectives.make_log_likelihood(config.likelihood, config.pixel_std)
+    many = objectives.decoder_log_likelihood(model, log_likelihood, params)(x, z)
+    shared = {"x_logvar": params["x_logvar"]} if "x_logvar" in params else {}
+    one_at_a_time = jnp.stack([-objectives.reconstruction_nll(log_likelihood, x, {
+        "logits": model.apply({"params": params}, z_s, method="decode"), **shared})
+        for z_s in z])
+    assert many.shape == (7, 5)
+    np.testing.assert_allclose(many, one_at_a_time, rtol=1e-5, atol=1e-4)

@@ -168,11 +168,11 @@ def chunk_size(num_members: int, largest: int = 8) -> int:
 
 def resolve_member_map(member_map: str, architecture: str = "mlp") -> str:
     """'auto' -> 'vmap' on accelerators or with members sharded over several devices (each
-    device's share is one batch); on one CPU device 'chunked' for MLPs (1.16x / 1.07x the
-    speed of training 8 / 32 members one after another) and 'map' for conv models, where
-    vmapped chunks measured 0.93x / 0.97x and 'map' 1.59x / 0.81x, i.e. both within this
-    machine's noise of 1.0x; 'map' is also bitwise equal to lone runs
-    (experiments/throughput.py, 2-core CPU)."""
+    device's share is one batch); on one CPU device 'chunked' for MLPs and 'map' for conv
+    models ('map' is bitwise equal to lone runs). On one CPU every mapping trains at about the
+    speed of the members one after another (MLP chunked 0.94x / 0.96x and map 1.02x / 0.95x
+    for 8 / 32 members; conv map 1.03x / 0.98x, vmapped chunks 0.93x / 0.97x): each member's
+    matmuls already fill the cores (experiments/throughput.py, 2-core CPU)."""
     if member_map == "auto":
         if jax.default_backend() != "cpu" or jax.device_count() > 1:
             return "vmap"
@@ -221,7 +221,7 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
         # groups inside every step instead would slice and restack all members' parameters
         # and Adam moments at each step (0.73x sequential speed for 32 MLP members on CPU).
         # Each group draws the batches itself (the same draws): the Bernoulli draw of a batch
-        # costs ~0.9 ms against ~50 ms for a step of 8 MLP members, and keeping an epoch of
+        # costs ~0.1 ms against ~45 ms for a step of 8 MLP members, and keeping an epoch of
         # draws would hold another copy of the training set.
         def group_epoch(states, keys, hparams):
             states, metrics = jax.lax.scan(
