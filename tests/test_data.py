@@ -2,11 +2,14 @@ import gzip
 import os
 import shutil
 
+import jax
+import jax.extend.random as jax_random
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import test as test_config
-from vae_jax import data
+from vae_jax import data, fast_threefry
 from vae_jax.errors import DataError
 
 # Published MNIST label counts (shared/data/README.md).
@@ -83,8 +86,6 @@ def test_binarization_modes(data_dir):
 
 
 def test_dynamic_binarisation_on_the_device_is_bernoulli():
-    import jax
-
     images = np.full((200, 28, 28, 1), 64, np.uint8)
     x = data.to_float(images, jax.random.key(0))
     assert set(np.unique(np.asarray(x))) == {0.0, 1.0}
@@ -177,12 +178,6 @@ def test_sprites_dataset_carries_its_factors():
 
 
 def test_threefry_on_cpu_is_unrolled_and_still_gives_the_published_bits():
-    import jax
-    import jax.extend.random as jax_random
-    import jax.numpy as jnp
-
-    from vae_jax import fast_threefry
-
     if jax.default_backend() != "cpu":
         pytest.skip("the unrolled lowering only changes CPU programs")
     assert fast_threefry.use_unrolled_threefry_on_cpu()

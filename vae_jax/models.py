@@ -8,6 +8,7 @@ sigmoid) is the objective's business, so one decoder serves every likelihood.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -89,17 +90,11 @@ class ConvEncoder(nn.Module):
 
 class _Stride2Conv3x3(nn.Module):
     """A 3x3, stride-2, 'SAME' convolution or transposed convolution with flax's parameter
-    names, shapes and init: XLA's own op on accelerators, the same values as matmuls on CPU."""
+    names, shapes and init: XLA's own op (`on_accelerator`) on accelerators, the same values as
+    matmuls (`by_matmul`) on CPU. Subclasses set both as static functions of (x, kernel),
+    unannotated so that flax does not make them module fields."""
 
     features: int
-
-    @staticmethod
-    def on_accelerator(x: jax.Array, kernel: jax.Array) -> jax.Array:
-        raise NotImplementedError
-
-    @staticmethod
-    def by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
-        raise NotImplementedError
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -110,25 +105,7 @@ class _Stride2Conv3x3(nn.Module):
         return compute(x, kernel) + bias
 
 
-class DownConv(_Stride2Conv3x3):
-    """A 3x3, stride-2, 'SAME' convolution (nn.Conv's parameters, init and values), written as
-    one matmul over 3x3 patches on XLA:CPU.
-
-    Inside a while loop -- the epoch's `lax.scan` -- XLA:CPU leaves the kernel gradient of
-    `lax.conv_general_dilated` in a layout its fast convolution path does not take and runs
-    a generic loop instead: 210 ms per step for a [128, 14, 14, 32] -> 64-channel layer's
-    gradients against 14 ms for the same jitted step outside a loop, and 7 ms for this form
-    in either place (2-core development CPU, jax 0.10.2). Accelerators keep the convolution.
-    """
-
-    @staticmethod
-    def on_accelerator(x: jax.Array, kernel: jax.Array) -> jax.Array:
-        return jax.lax.conv_general_dilated(x, kernel, (2, 2), "SAME",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-    @staticmethod
-    def by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
-        return downsample_by_matmul(x, kernel)
+_NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 def downsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -145,27 +122,21 @@ def downsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return jnp.concatenate(taps, axis=-1) @ kernel.reshape(9 * channels, -1)
 
 
-class UpConv(_Stride2Conv3x3):
-    """A 3x3, stride-2, 'SAME' transposed convolution (nn.ConvTranspose's parameters, init and
-    values), written as one matmul and interleaving adds on XLA:CPU.
+class DownConv(_Stride2Conv3x3):
+    """A 3x3, stride-2, 'SAME' convolution (nn.Conv's parameters, init and values), written as
+    one matmul over 3x3 patches on XLA:CPU.
 
-    Output row 2i gets kernel row 2 applied to input row i plus kernel row 0 applied to row
-    i - 1; row 2i + 1 gets kernel row 1 applied to row i (likewise for columns). XLA:CPU runs
-    the kernel gradient of `lax.conv_transpose` through a slow generic convolution: 158 ms
-    of a 168 ms backward pass for a [128, 8, 8, 64] -> 32-channel layer, against 21 ms for
-    this form (2-core development CPU). With DownConv too, the conv VAE trains at 2,400
-    images/s on that CPU (96 with both of XLA's convolutions).
-    Accelerators keep `lax.conv_transpose` (cuDNN).
+    Inside a while loop -- the epoch's `lax.scan` -- XLA:CPU leaves the kernel gradient of
+    `lax.conv_general_dilated` in a layout its fast convolution path does not take and runs
+    a generic loop instead: 210 ms per step for a [128, 14, 14, 32] -> 64-channel layer's
+    gradients against 14 ms for the same jitted step outside a loop, and 7 ms for this form
+    in either place (2-core development CPU, jax 0.10.2). Accelerators keep the convolution.
     """
 
-    @staticmethod
-    def on_accelerator(x: jax.Array, kernel: jax.Array) -> jax.Array:
-        return jax.lax.conv_transpose(x, kernel, (2, 2), "SAME",
-                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-    @staticmethod
-    def by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
-        return upsample_by_matmul(x, kernel)
+    on_accelerator = staticmethod(functools.partial(
+        jax.lax.conv_general_dilated, window_strides=(2, 2), padding="SAME",
+        dimension_numbers=_NHWC))
+    by_matmul = staticmethod(downsample_by_matmul)
 
 
 def upsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -192,6 +163,24 @@ def _interleave(taps: jax.Array, axis: int, tap_axis: int) -> jax.Array:
     shape = list(even.shape)
     shape[axis] *= 2
     return merged.reshape(shape)
+
+
+class UpConv(_Stride2Conv3x3):
+    """A 3x3, stride-2, 'SAME' transposed convolution (nn.ConvTranspose's parameters, init and
+    values), written as one matmul and interleaving adds on XLA:CPU.
+
+    Output row 2i gets kernel row 2 applied to input row i plus kernel row 0 applied to row
+    i - 1; row 2i + 1 gets kernel row 1 applied to row i (likewise for columns). XLA:CPU runs
+    the kernel gradient of `lax.conv_transpose` through a slow generic convolution: 158 ms
+    of a 168 ms backward pass for a [128, 8, 8, 64] -> 32-channel layer, against 21 ms for
+    this form (2-core development CPU). With DownConv too, the conv VAE trains at 2,400
+    images/s on that CPU (96 with both of XLA's convolutions).
+    Accelerators keep `lax.conv_transpose` (cuDNN).
+    """
+
+    on_accelerator = staticmethod(functools.partial(
+        jax.lax.conv_transpose, strides=(2, 2), padding="SAME", dimension_numbers=_NHWC))
+    by_matmul = staticmethod(upsample_by_matmul)
 
 
 class ConvDecoder(nn.Module):

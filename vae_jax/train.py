@@ -11,6 +11,7 @@ member, so member i sees exactly the batches the same config trained alone would
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -133,9 +134,8 @@ def map_member_groups(group_fn, member_map: str):
     same leading axis. 'vmap' gives it all members at once (wide batched matmuls; best on
     accelerators and with members sharded over devices). 'map' gives it one member at a time
     inside the same compiled program (`lax.map`), so each member runs the arithmetic of a lone
-    run. 'chunked' gives it chunks of up to 8 members, one chunk after another: on XLA:CPU a
-    few members side by side amortise per-step overhead, while many make its batched matmuls
-    fall out of cache (see experiments/throughput.py).
+    run. 'chunked' gives it chunks of up to 8 members, one chunk after another, which bounds
+    the memory of the batched arithmetic (`resolve_member_map` has the measured speeds).
     """
     if member_map not in MEMBER_MAPS:
         raise ConfigError(
@@ -202,10 +202,9 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
     Returned metrics are per member, averaged over the epoch's steps.
     """
 
-    def step_group(states, keys, hparams, x):
-        step = lambda state, key, hp: train_step(  # noqa: E731
-            state, x, key, hp, loss_fn=loss_fn, tx=tx, schedule=schedule)
-        return jax.vmap(step)(states, keys, hparams)
+    # Every member of a group steps on the same batch x (in_axes None).
+    step_group = jax.vmap(functools.partial(train_step, loss_fn=loss_fn, tx=tx,
+                                            schedule=schedule), in_axes=(0, None, 0, 0))
 
     def epoch_fn(states, images, epoch, data_key, train_keys, hparams):
         num_steps = steps_per_epoch(images.shape[0], batch_size)
@@ -225,7 +224,7 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
         # draws would hold another copy of the training set.
         def group_epoch(states, keys, hparams):
             states, metrics = jax.lax.scan(
-                lambda states, i: step_group(states, keys, hparams, batch(i)),
+                lambda states, i: step_group(states, batch(i), keys, hparams),
                 states, jnp.arange(num_steps))
             return states, jax.tree.map(lambda m: m.mean(axis=0), metrics)
 
