@@ -2,9 +2,9 @@
 
 Command:  python experiments/compare.py --workdir=/tmp/compare
           (--config.dataset=mnist or fashion_mnist for labelled data; sprites needs no download)
-Runtime:  5.0 min on the 2-core CPU (15 members: 3 AE + 12 VAE, two compiled programs).
-Result:   test recon NLL AE 54.3 < VAE beta 1 62.9 < 2 71.4 < 4 85.5 < 8 110 nats;
-          KL 25.6 > 18.5 > 13.3 > 9.34 (means over 3 seeds; REPORT.md has the table).
+Runtime:  4.0 min on the 2-core CPU (15 members: 3 AE + 12 VAE, two compiled programs).
+Result:   test recon NLL AE 54.3 < VAE beta 1 62.8 < 2 71.4 < 4 85.5 < 8 110 nats;
+          KL 25.6 > 18.5 > 13.3 > 9.35 (means over 3 seeds; REPORT.md has the table).
 """
 
 from vae_jax.defaults import base_config

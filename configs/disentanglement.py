@@ -2,10 +2,10 @@
 25 members in ONE population (one compiled program).
 
 Command:  python experiments/disentanglement.py --workdir=/tmp/disentanglement
-Runtime:  20.4 min on the 2-core CPU (25 members x 6 epochs in one program, then every
+Runtime:  11 min on the 2-core CPU (25 members x 6 epochs in one program, then every
           metric for every member).
-Result:   no beta disentangles the sprites at this budget: MIG 0.011 (beta 1), 0.011, 0.014
-          (beta 4), 0.012, 0.009 (beta 16); FactorVAE 0.32-0.36; KL 25.4 -> 6.2 nats and recon
+Result:   no beta disentangles the sprites at this budget: MIG 0.011 (beta 1), 0.011, 0.015
+          (beta 4), 0.011, 0.009 (beta 16); FactorVAE 0.32-0.35; KL 25.4 -> 6.2 nats and recon
           62.8 -> 148 nats as beta goes 1 -> 16 (means over 5 seeds; REPORT.md has every metric).
 """
 

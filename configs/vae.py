@@ -2,11 +2,11 @@
 
 Command:  python -m vae_jax.main --config=configs/vae.py --workdir=/tmp/vae
           (MNIST IDX files in --config.data_dir or $VAE_JAX_DATA_DIR, e.g. ../shared/data)
-Runtime:  30 s on the 2-core CPU (10 epochs at ~26,000 images/s after a ~5 s compile).
+Runtime:  40 s on the 2-core CPU (10 epochs at ~25,000 images/s after a ~5 s compile).
           Add --config.final_evals='("nll",)' for the importance-sampled NLL (k = 5000
-          over the 10,000 test images): ~6 min more.
-Result:   test negative ELBO 116.94 nats after epoch 1, 102.21 after epoch 10 (recon 74.78,
-          KL 27.43); NLL (k = 5000) 96.42; 20 of 20 latents active.
+          over the 10,000 test images): ~5 min more.
+Result:   test negative ELBO 116.94 nats after epoch 1, 102.30 after epoch 10 (recon 74.80,
+          KL 27.50); NLL (k = 5000) 96.44; 20 of 20 latents active.
 """
 
 from vae_jax.defaults import base_config

@@ -50,7 +50,8 @@ def members_of(config, betas, seeds, learning_rates=(1e-3,)):
 
 
 @pytest.mark.parametrize("architecture,member_map,exact", [
-    ("mlp", "map", True), ("conv", "map", True), ("mlp", "vmap", False), ("conv", "vmap", False)])
+    ("mlp", "map", True), ("conv", "map", True), ("mlp", "unrolled", True),
+    ("mlp", "vmap", False), ("conv", "vmap", False)])
 def test_member_i_equals_the_same_config_trained_alone(data_dir, architecture, member_map, exact):
     config = small(data_dir, architecture=architecture, member_map=member_map)
     dataset = data.load(config)
@@ -60,7 +61,7 @@ def test_member_i_equals_the_same_config_trained_alone(data_dir, architecture, m
     for i in (0, 5, 7):
         alone, alone_history = trained(config, dataset, [members[i]])
         mine = population.member(together, i)
-        if exact:  # lax.map runs each member's own arithmetic: bitwise equal
+        if exact:  # map / unrolled run each member's own arithmetic: bitwise equal
             jax.tree.map(np.testing.assert_array_equal, mine, population.member(alone, 0))
         else:  # batched matmuls sum in another order: float32 round-off after 16 Adam steps
             jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5),
@@ -83,6 +84,24 @@ def test_chunked_members_equal_the_same_configs_trained_alone(data_dir):
                      population.member(together, i), population.member(alone, 0))
         np.testing.assert_allclose(history[-1]["loss"][i], alone_history[-1]["loss"][0],
                                    rtol=1e-5)
+
+
+def test_unrolled_chunks_equal_lone_runs_and_a_lone_run_is_the_same_under_every_map(data_dir):
+    # 10 members: two groups of 5 unrolled members. A lone run (a group of one) is stepped the
+    # same way by 'unrolled' and 'map', so all of them equal the plain lone run bitwise.
+    config = small(data_dir, member_map="unrolled")
+    dataset = data.load(config)
+    members = members_of(config, betas=(0.5, 1.0, 2.0, 4.0, 8.0), seeds=(3, 7))
+    together, history = trained(config, dataset, members)
+    for i in (0, 4, 5, 9):  # both ends of both groups
+        alone, alone_history = trained(config, dataset, [members[i]])
+        mapped_alone, _ = trained(small(data_dir, member_map="map"), dataset, [members[i]])
+        for other in (alone, mapped_alone):
+            jax.tree.map(np.testing.assert_array_equal, population.member(together, i),
+                         population.member(other, 0))
+        for together_m, alone_m in zip(history, alone_history, strict=True):
+            jax.tree.map(lambda a, b, i=i: np.testing.assert_array_equal(a[i], b[0]),
+                         together_m, alone_m)
 
 
 def test_chunk_sizes():

@@ -83,7 +83,7 @@ def base_config() -> ml_collections.ConfigDict:
     # Populations.
     config.sweep = _sweep_placeholders()
     config.sweep_mode = "product"  # product | zip
-    config.member_map = "auto"  # auto | vmap | map | chunked (see train.map_member_groups)
+    config.member_map = "auto"  # auto | vmap | map | chunked | unrolled (train.map_members)
     config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
 
     # Evaluation, logging, checkpoints.

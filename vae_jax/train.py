@@ -27,7 +27,7 @@ from vae_jax.hparams import Hparams
 
 Schedule = Callable[[jax.Array], jax.Array]
 LR_SCHEDULES = ("constant", "cosine", "burda")
-MEMBER_MAPS = ("vmap", "map", "chunked")
+MEMBER_MAPS = ("vmap", "map", "chunked", "unrolled")
 
 
 @flax.struct.dataclass
@@ -127,24 +127,42 @@ def train_step(state: TrainState, x: jax.Array, key: jax.Array, hparams: Hparams
     return new_state, metrics
 
 
-def map_member_groups(group_fn, member_map: str):
-    """group_fn(*member_args) over the leading member axis, in groups of members.
+def map_members(member_fn, member_map: str, shared_args=()):
+    """member_fn(*member_args, *shared_args) for every member along the leading axis.
 
-    `group_fn` takes member args with a leading axis of one group and returns outputs with the
-    same leading axis. 'vmap' gives it all members at once (wide batched matmuls; best on
-    accelerators and with members sharded over devices). 'map' gives it one member at a time
-    inside the same compiled program (`lax.map`), so each member runs the arithmetic of a lone
-    run. 'chunked' gives it chunks of up to 8 members, one chunk after another, which bounds
-    the memory of the batched arithmetic (`resolve_member_map` has the measured speeds).
+    'vmap' runs all members at once (wide batched matmuls; best on accelerators and with
+    members sharded over devices). 'map' runs one member at a time inside the same compiled
+    program (`lax.map`), so each member runs exactly the arithmetic of a lone run. 'chunked'
+    vmaps chunks of up to 8 members, one chunk after another, which bounds the memory of the
+    batched arithmetic. 'unrolled' only changes the training epoch (`make_train_epoch`);
+    everything else maps it like 'map'. `resolve_member_map` has the measured speeds.
     """
     if member_map not in MEMBER_MAPS:
         raise ConfigError(
             f"unknown member_map {member_map!r}; choose one of {', '.join(MEMBER_MAPS)}"
         )
+    group_fn = _over_group(lambda *member_args: member_fn(*member_args, *shared_args))
 
     def mapped(*member_args):
         size = jax.tree.leaves(member_args)[0].shape[0]
-        group = {"vmap": size, "map": 1, "chunked": chunk_size(size)}[member_map]
+        group = 1 if member_map == "unrolled" else group_size(member_map, size)
+        return over_groups(group_fn, group)(*member_args)
+
+    return mapped
+
+
+def group_size(member_map: str, num_members: int) -> int:
+    """Members that one group of `member_map` takes at a time."""
+    return {"vmap": num_members, "map": 1, "chunked": chunk_size(num_members),
+            "unrolled": chunk_size(num_members)}[member_map]
+
+
+def over_groups(group_fn, group: int):
+    """group_fn over consecutive groups of `group` members, one group after another
+    (`lax.map`); group_fn takes and returns arrays with a leading axis of one group."""
+
+    def mapped(*member_args):
+        size = jax.tree.leaves(member_args)[0].shape[0]
         if group == size:
             return group_fn(*member_args)
         groups = jax.tree.map(lambda a: a.reshape(size // group, group, *a.shape[1:]),
@@ -155,10 +173,20 @@ def map_member_groups(group_fn, member_map: str):
     return mapped
 
 
-def map_members(fn, member_map: str, shared_args=()):
-    """fn(*member_args, *shared_args) per member, grouped as `map_member_groups` says."""
-    return map_member_groups(jax.vmap(lambda *member_args: fn(*member_args, *shared_args)),
-                             member_map)
+def _over_group(member_fn):
+    """member_fn vmapped over a group's leading member axis; a group of ONE member runs
+    member_fn on that member itself. Lone runs and 'map' populations are groups of one: with
+    a member axis of size 1 XLA:CPU runs every matmul as a batched matmul, ~10% slower for the
+    MLP step than the plain one (experiments/throughput.py) and rounded differently."""
+    vmapped = jax.vmap(member_fn)
+
+    def group_fn(*member_args):
+        if jax.tree.leaves(member_args)[0].shape[0] != 1:
+            return vmapped(*member_args)
+        out = member_fn(*jax.tree.map(lambda a: a[0], member_args))
+        return jax.tree.map(lambda a: a[None], out)
+
+    return group_fn
 
 
 def chunk_size(num_members: int, largest: int = 8) -> int:
@@ -168,15 +196,17 @@ def chunk_size(num_members: int, largest: int = 8) -> int:
 
 def resolve_member_map(member_map: str, architecture: str = "mlp") -> str:
     """'auto' -> 'vmap' on accelerators or with members sharded over several devices (each
-    device's share is one batch); on one CPU device 'chunked' for MLPs and 'map' for conv
-    models ('map' is bitwise equal to lone runs). On one CPU every mapping trains at about the
-    speed of the members one after another (MLP chunked 0.94x / 0.96x and map 1.02x / 0.95x
-    for 8 / 32 members; conv map 1.03x / 0.98x, vmapped chunks 0.93x / 0.97x): each member's
-    matmuls already fill the cores (experiments/throughput.py, 2-core CPU)."""
+    device's share is one batch); on one CPU device 'unrolled' for MLPs and 'map' for conv
+    models, both bitwise equal to lone runs. On one CPU a member's matmuls already fill the
+    cores, so what a population can save is what its members share: 'unrolled' draws each
+    batch (gather and Bernoulli draw) once for up to 8 members: 1.11x / 1.02x the speed of
+    8 / 32 MLP members one after another, where vmapped chunks (batched matmuls) ran at
+    0.94x / 0.96x. A conv step dwarfs its batch draw: conv 'map' 0.99x / 1.03x
+    (experiments/throughput.py, 2-core CPU)."""
     if member_map == "auto":
         if jax.default_backend() != "cpu" or jax.device_count() > 1:
             return "vmap"
-        return "map" if architecture == "conv" else "chunked"
+        return "map" if architecture == "conv" else "unrolled"
     if member_map not in MEMBER_MAPS:
         raise ConfigError(
             f"unknown member_map {member_map!r}; choose auto, {', '.join(MEMBER_MAPS)}"
@@ -202,9 +232,7 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
     Returned metrics are per member, averaged over the epoch's steps.
     """
 
-    # Every member of a group steps on the same batch x (in_axes None).
-    step_group = jax.vmap(functools.partial(train_step, loss_fn=loss_fn, tx=tx,
-                                            schedule=schedule), in_axes=(0, None, 0, 0))
+    step = functools.partial(train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
 
     def epoch_fn(states, images, epoch, data_key, train_keys, hparams):
         num_steps = steps_per_epoch(images.shape[0], batch_size)
@@ -216,19 +244,49 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
             bin_key = jax.random.fold_in(binarize_key, i) if dynamic_binarization else None
             return data.to_float(images[idx], bin_key)
 
-        # A group of members runs the whole epoch before the next group starts: mapping
-        # groups inside every step instead would slice and restack all members' parameters
-        # and Adam moments at each step (0.73x sequential speed for 32 MLP members on CPU).
-        # Each group draws the batches itself (the same draws): the Bernoulli draw of a batch
-        # costs ~0.1 ms against ~45 ms for a step of 8 MLP members, and keeping an epoch of
-        # draws would hold another copy of the training set.
-        def group_epoch(states, keys, hparams):
-            states, metrics = jax.lax.scan(
-                lambda states, i: step_group(states, batch(i), keys, hparams),
-                states, jnp.arange(num_steps))
-            return states, jax.tree.map(lambda m: m.mean(axis=0), metrics)
+        # One member's whole epoch. Mapped over a group of members, the batch (which does not
+        # depend on the member) is drawn once per step and shared by the group; a group runs
+        # its whole epoch before the next group starts: mapping groups inside every step
+        # instead would slice and restack all members' parameters and Adam moments at each
+        # step (0.73x sequential speed for 32 MLP members on CPU). Each group draws the
+        # batches itself (the same draws): keeping an epoch of draws would hold another copy
+        # of the training set.
+        def member_epoch(state, key, member_hparams):
+            state, metrics = jax.lax.scan(
+                lambda state, i: step(state, batch(i), key, member_hparams),
+                state, jnp.arange(num_steps))
+            return state, jax.tree.map(lambda m: m.mean(axis=0), metrics)
 
-        return map_member_groups(group_epoch, member_map)(states, train_keys, hparams)
+        # A group's members as separate carries of one scan: each step draws the batch once
+        # and steps every member on it with a lone run's own arithmetic (plain matmuls, not
+        # batched ones), one member after another. Separate carries, because slicing members
+        # out of stacked arrays and restacking them at every step is what made mapping
+        # inside the step slow.
+        def unrolled_group_epoch(states, keys, hparams):
+            # Members only fold their key in, but slicing a key array marks it consumed for
+            # jax_debug_key_reuse: slice a clone.
+            keys = jax.random.clone(keys)
+            members = [jax.tree.map(lambda a, j=j: a[j], (states, keys, hparams))
+                       for j in range(jax.tree.leaves(states)[0].shape[0])]
+
+            def group_step(member_states, i):
+                x = batch(i)
+                stepped = [step(state, x, key, member_hparams) for state, (_, key,
+                           member_hparams) in zip(member_states, members, strict=True)]
+                return tuple(s for s, _ in stepped), tuple(m for _, m in stepped)
+
+            final, metrics = jax.lax.scan(group_step, tuple(m[0] for m in members),
+                                          jnp.arange(num_steps))
+            # Each member's metrics are averaged on their own, like a lone run's.
+            means = [jax.tree.map(lambda m: m.mean(axis=0), m) for m in metrics]
+            return jax.tree.map(lambda *a: jnp.stack(a), *final), jax.tree.map(
+                lambda *a: jnp.stack(a), *means)
+
+        if member_map == "unrolled":
+            size = jax.tree.leaves(states)[0].shape[0]
+            return over_groups(unrolled_group_epoch, group_size(member_map, size))(
+                states, train_keys, hparams)
+        return map_members(member_epoch, member_map)(states, train_keys, hparams)
 
     return epoch_fn
 
