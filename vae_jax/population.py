@@ -156,9 +156,7 @@ def init_states(population: Population, model, tx, image_shape, output_bias=None
     return jax.jit(jax.vmap(create))(population.keys().init)
 
 
-def member(tree, index: int):
-    """Member `index` of a stacked pytree (a state, Hparams or keys)."""
-    return jax.tree.map(lambda leaf: leaf[index], tree)
+member = train.member  # member `index` of a stacked pytree (a state, Hparams or keys)
 
 
 def member_mesh(num_members: int) -> Mesh | None:

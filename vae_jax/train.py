@@ -142,27 +142,36 @@ def map_members(member_fn, member_map: str, shared_args=()):
             f"unknown member_map {member_map!r}; choose one of {', '.join(MEMBER_MAPS)}"
         )
     group_fn = _over_group(lambda *member_args: member_fn(*member_args, *shared_args))
+    return _over_groups(group_fn, lambda size: _group_size(member_map, size))
+
+
+def _group_size(member_map: str, num_members: int) -> int:
+    """Members that `map_members` takes together ('unrolled' only groups the train epoch)."""
+    return {"vmap": num_members, "chunked": chunk_size(num_members), "map": 1,
+            "unrolled": 1}[member_map]
+
+
+def _num_members(tree) -> int:
+    return jax.tree.leaves(tree)[0].shape[0]
+
+
+def member(tree, index: int):
+    """Member `index` of a stacked pytree (a state, Hparams or keys)."""
+    return jax.tree.map(lambda a: a[index], tree)
+
+
+def stack_members(members):
+    """[pytree, ...] -> one pytree with a leading member axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
+
+
+def _over_groups(group_fn, group_of: Callable[[int], int]):
+    """group_fn over consecutive groups of `group_of(num_members)` members, one group after
+    another (`lax.map`); group_fn takes and returns arrays with a leading axis of one group."""
 
     def mapped(*member_args):
-        size = jax.tree.leaves(member_args)[0].shape[0]
-        group = 1 if member_map == "unrolled" else group_size(member_map, size)
-        return over_groups(group_fn, group)(*member_args)
-
-    return mapped
-
-
-def group_size(member_map: str, num_members: int) -> int:
-    """Members that one group of `member_map` takes at a time."""
-    return {"vmap": num_members, "map": 1, "chunked": chunk_size(num_members),
-            "unrolled": chunk_size(num_members)}[member_map]
-
-
-def over_groups(group_fn, group: int):
-    """group_fn over consecutive groups of `group` members, one group after another
-    (`lax.map`); group_fn takes and returns arrays with a leading axis of one group."""
-
-    def mapped(*member_args):
-        size = jax.tree.leaves(member_args)[0].shape[0]
+        size = _num_members(member_args)
+        group = group_of(size)
         if group == size:
             return group_fn(*member_args)
         groups = jax.tree.map(lambda a: a.reshape(size // group, group, *a.shape[1:]),
@@ -181,9 +190,9 @@ def _over_group(member_fn):
     vmapped = jax.vmap(member_fn)
 
     def group_fn(*member_args):
-        if jax.tree.leaves(member_args)[0].shape[0] != 1:
+        if _num_members(member_args) != 1:
             return vmapped(*member_args)
-        out = member_fn(*jax.tree.map(lambda a: a[0], member_args))
+        out = member_fn(*member(member_args, 0))
         return jax.tree.map(lambda a: a[None], out)
 
     return group_fn
@@ -244,6 +253,9 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
             bin_key = jax.random.fold_in(binarize_key, i) if dynamic_binarization else None
             return data.to_float(images[idx], bin_key)
 
+        def epoch_means(metrics):
+            return jax.tree.map(lambda m: m.mean(axis=0), metrics)
+
         # One member's whole epoch. Mapped over a group of members, the batch (which does not
         # depend on the member) is drawn once per step and shared by the group; a group runs
         # its whole epoch before the next group starts: mapping groups inside every step
@@ -255,37 +267,32 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
             state, metrics = jax.lax.scan(
                 lambda state, i: step(state, batch(i), key, member_hparams),
                 state, jnp.arange(num_steps))
-            return state, jax.tree.map(lambda m: m.mean(axis=0), metrics)
+            return state, epoch_means(metrics)
 
-        # A group's members as separate carries of one scan: each step draws the batch once
-        # and steps every member on it with a lone run's own arithmetic (plain matmuls, not
-        # batched ones), one member after another. Separate carries, because slicing members
-        # out of stacked arrays and restacking them at every step is what made mapping
-        # inside the step slow.
+        # 'unrolled': a group's members are separate carries of one scan (so nothing is sliced
+        # or restacked per step); each step draws the batch once and steps every member on it
+        # with a lone run's own arithmetic (plain matmuls, not batched ones).
         def unrolled_group_epoch(states, keys, hparams):
             # Members only fold their key in, but slicing a key array marks it consumed for
             # jax_debug_key_reuse: slice a clone.
             keys = jax.random.clone(keys)
-            members = [jax.tree.map(lambda a, j=j: a[j], (states, keys, hparams))
-                       for j in range(jax.tree.leaves(states)[0].shape[0])]
+            indices = range(_num_members(states))
+            fixed = [(member(keys, j), member(hparams, j)) for j in indices]
 
             def group_step(member_states, i):
                 x = batch(i)
-                stepped = [step(state, x, key, member_hparams) for state, (_, key,
-                           member_hparams) in zip(member_states, members, strict=True)]
+                stepped = [step(state, x, key, member_hparams) for state, (key, member_hparams)
+                           in zip(member_states, fixed, strict=True)]
                 return tuple(s for s, _ in stepped), tuple(m for _, m in stepped)
 
-            final, metrics = jax.lax.scan(group_step, tuple(m[0] for m in members),
+            final, metrics = jax.lax.scan(group_step, tuple(member(states, j) for j in indices),
                                           jnp.arange(num_steps))
             # Each member's metrics are averaged on their own, like a lone run's.
-            means = [jax.tree.map(lambda m: m.mean(axis=0), m) for m in metrics]
-            return jax.tree.map(lambda *a: jnp.stack(a), *final), jax.tree.map(
-                lambda *a: jnp.stack(a), *means)
+            means = [epoch_means(m) for m in metrics]
+            return stack_members(final), stack_members(means)
 
         if member_map == "unrolled":
-            size = jax.tree.leaves(states)[0].shape[0]
-            return over_groups(unrolled_group_epoch, group_size(member_map, size))(
-                states, train_keys, hparams)
+            return _over_groups(unrolled_group_epoch, chunk_size)(states, train_keys, hparams)
         return map_members(member_epoch, member_map)(states, train_keys, hparams)
 
     return epoch_fn
