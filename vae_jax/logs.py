@@ -27,7 +27,13 @@ class MetricLogger:
     def __init__(self, workdir: str, resume_epoch: int, population: str):
         self.path = os.path.join(workdir, "metrics.jsonl")
         self._drop_lines_after(resume_epoch, population)
-        self._writer = None
+        # Imported here, not at module level (it takes ~1 s, and ~2 s more where torch is
+        # installed, which tensorboardX imports when it can), and not at the first write,
+        # where it landed in epoch 2's timed wall clock.
+        from tensorboardX import SummaryWriter
+
+        self._summary_writer = SummaryWriter
+        self._writer = None  # opened at the first write: a finished run adds no event file
         self._tb_dir = os.path.join(workdir, "tensorboard", population)
 
     def _drop_lines_after(self, epoch: int, population: str) -> None:
@@ -44,9 +50,7 @@ class MetricLogger:
 
     def _tensorboard(self):
         if self._writer is None:
-            from tensorboardX import SummaryWriter  # lazy: import costs ~1 s
-
-            self._writer = SummaryWriter(self._tb_dir)
+            self._writer = self._summary_writer(self._tb_dir)
         return self._writer
 
     def write(self, record: dict, member_tag: str) -> None:
