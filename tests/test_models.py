@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import vae as vae_config
-from vae_jax import models
+from vae_jax import conv_by_matmul, models
 from vae_jax.errors import ConfigError
 
 
@@ -78,6 +78,28 @@ def test_matmul_convs_equal_flax_in_values_init_and_gradients(reference, ours, h
             params, x)
 
     chex.assert_trees_all_close(grads(ours), grads(reference), atol=1e-4)
+
+
+@pytest.mark.parametrize("conv", [conv_by_matmul.downsample, conv_by_matmul.upsample],
+                         ids=["downsample", "upsample"])
+@pytest.mark.parametrize("shape", [(3, 7, 7, 4), (3, 6, 5, 4), (2, 28, 28, 1), (2, 3, 7, 5, 6)])
+def test_hand_written_conv_gradients_are_autodiffs_bit_for_bit(conv, shape):
+    # conv.fun is the forward pass without the custom backward: autodiff's gradients of it.
+    x = jax.random.normal(jax.random.key(0), shape)
+    kernel = jax.random.normal(jax.random.key(1), (3, 3, shape[-1], 5))
+
+    def grads(fn):
+        # Position-dependent weights, so every output pixel's cotangent differs.
+        loss = lambda x, k: jnp.sum(jnp.sin(fn(x, k)) * jnp.cos(jnp.arange(fn(x, k).size)).reshape(  # noqa: E731
+            fn(x, k).shape))
+        return jax.jit(jax.grad(loss, argnums=(0, 1)))(x, kernel)
+
+    chex.assert_trees_all_equal(grads(conv), grads(conv.fun))
+    # The same under vmap, as populations map members.
+    stacked = lambda fn: jax.jit(jax.vmap(jax.grad(  # noqa: E731
+        lambda x, k: jnp.sum(jnp.sin(fn(x, k))), argnums=(0, 1))))(
+        jnp.stack([x, 2 * x]), jnp.stack([kernel, -kernel]))
+    chex.assert_trees_all_equal(stacked(conv), stacked(conv.fun))
 
 
 def test_learned_pixel_variance_is_a_parameter():

@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vae_jax import conv_by_matmul
 from vae_jax.errors import ConfigError
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -108,23 +109,9 @@ class _Stride2Conv3x3(nn.Module):
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-def downsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """lax.conv_general_dilated(x, kernel [3, 3, C, O], strides 2, 'SAME') for x [..., H, W, C]."""
-    *lead, height, width, channels = x.shape
-    out_h, out_w = -(-height // 2), -(-width // 2)
-    # 'SAME' pads (2 * out + 1 - size) in all, the smaller half before (as XLA does).
-    pad_h, pad_w = 2 * out_h + 1 - height, 2 * out_w + 1 - width
-    padded = jnp.pad(x, [(0, 0)] * len(lead) + [(pad_h // 2, pad_h - pad_h // 2),
-                                                (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
-    # patches[..., i, j, (p, q, c)] = padded[..., 2i + p, 2j + q, c]: kernel's HWI order.
-    taps = [padded[..., p : p + 2 * out_h - 1 : 2, q : q + 2 * out_w - 1 : 2, :]
-            for p in range(3) for q in range(3)]
-    return jnp.concatenate(taps, axis=-1) @ kernel.reshape(9 * channels, -1)
-
-
 class DownConv(_Stride2Conv3x3):
     """A 3x3, stride-2, 'SAME' convolution (nn.Conv's parameters, init and values), written as
-    one matmul over 3x3 patches on XLA:CPU.
+    one matmul over 3x3 patches on XLA:CPU (`conv_by_matmul.downsample`).
 
     Inside a while loop -- the epoch's `lax.scan` -- XLA:CPU leaves the kernel gradient of
     `lax.conv_general_dilated` in a layout its fast convolution path does not take and runs
@@ -136,51 +123,24 @@ class DownConv(_Stride2Conv3x3):
     on_accelerator = staticmethod(functools.partial(
         jax.lax.conv_general_dilated, window_strides=(2, 2), padding="SAME",
         dimension_numbers=_NHWC))
-    by_matmul = staticmethod(downsample_by_matmul)
-
-
-def upsample_by_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """lax.conv_transpose(x, kernel [3, 3, C, O], strides 2, 'SAME') for x [..., H, W, C]."""
-    *lead, height, width, channels = x.shape
-    out = kernel.shape[-1]
-    # taps[..., i, j, p, q, :] = x[..., i, j, :] @ kernel[p, q]: every tap in one matmul.
-    flat_kernel = kernel.transpose(2, 0, 1, 3).reshape(channels, 9 * out)
-    taps = (x.reshape(-1, channels) @ flat_kernel).reshape(-1, height, width, 3, 3, out)
-    rows = _interleave(taps, axis=1, tap_axis=3)  # [N, 2H, W, 3, O]
-    grid = _interleave(rows, axis=2, tap_axis=3)  # [N, 2H, 2W, O]
-    return grid.reshape(*lead, 2 * height, 2 * width, out)
-
-
-def _interleave(taps: jax.Array, axis: int, tap_axis: int) -> jax.Array:
-    """Merge the kernel-tap axis `tap_axis` into a doubled `axis`: output 2i = tap 2 at i +
-    tap 0 at i - 1, output 2i + 1 = tap 1 at i."""
-    tap = lambda t: jnp.take(taps, t, axis=tap_axis)  # noqa: E731
-    previous = jnp.roll(tap(0), 1, axis=axis)
-    first = (slice(None),) * axis + (slice(0, 1),)
-    previous = previous.at[first].set(0.0)  # row -1 does not exist
-    even, odd = tap(2) + previous, tap(1)
-    merged = jnp.stack([even, odd], axis=axis + 1)
-    shape = list(even.shape)
-    shape[axis] *= 2
-    return merged.reshape(shape)
+    by_matmul = staticmethod(conv_by_matmul.downsample)
 
 
 class UpConv(_Stride2Conv3x3):
     """A 3x3, stride-2, 'SAME' transposed convolution (nn.ConvTranspose's parameters, init and
-    values), written as one matmul and interleaving adds on XLA:CPU.
+    values), written as one matmul and interleaving adds on XLA:CPU (`conv_by_matmul.upsample`).
 
-    Output row 2i gets kernel row 2 applied to input row i plus kernel row 0 applied to row
-    i - 1; row 2i + 1 gets kernel row 1 applied to row i (likewise for columns). XLA:CPU runs
-    the kernel gradient of `lax.conv_transpose` through a slow generic convolution: 158 ms
-    of a 168 ms backward pass for a [128, 8, 8, 64] -> 32-channel layer, against 21 ms for
-    this form (2-core development CPU). With DownConv too, the conv VAE trains at 2,400
-    images/s on that CPU (96 with both of XLA's convolutions).
+    XLA:CPU runs the kernel gradient of `lax.conv_transpose` through a slow generic
+    convolution: 158 ms of a 168 ms backward pass for a [128, 8, 8, 64] -> 32-channel layer,
+    against 21 ms for this form (2-core development CPU). With DownConv too, the conv VAE
+    trained at 2,400 images/s on that CPU (96 with both of XLA's convolutions), and at 3,500
+    once both backward passes were written by hand (2026-11-25).
     Accelerators keep `lax.conv_transpose` (cuDNN).
     """
 
     on_accelerator = staticmethod(functools.partial(
         jax.lax.conv_transpose, strides=(2, 2), padding="SAME", dimension_numbers=_NHWC))
-    by_matmul = staticmethod(upsample_by_matmul)
+    by_matmul = staticmethod(conv_by_matmul.upsample)
 
 
 class ConvDecoder(nn.Module):
