@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae_jax import evaluate, objectives
+from vae_jax import evaluate, gaussians, objectives
 from vae_jax.errors import ConfigError
 
 D, L, SIGMA = 6, 2, 0.5
@@ -37,7 +37,7 @@ def functions(W, b, post_mean, post_var):
         recon = z @ Wj.T + bj
         log_px_z = jax.vmap(jax.vmap(lambda xi, ri: objectives.gaussian_log_likelihood(
             xi, ri, 2 * jnp.log(SIGMA))), in_axes=(None, 0))(x, recon)
-        return log_px_z + objectives.log_standard_normal(z)
+        return log_px_z + gaussians.log_standard_normal(z)
 
     return encode_fn, log_joint_fn
 

@@ -18,11 +18,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from vae_jax import corruption, penalties
+from vae_jax import corruption, gaussians, penalties
 from vae_jax.errors import ConfigError
 from vae_jax.hparams import Hparams
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
 OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae"),
@@ -43,17 +41,7 @@ def bernoulli_log_likelihood(x: jax.Array, logits: jax.Array) -> jax.Array:
 
 def gaussian_log_likelihood(x: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
     """log N(x; mean, exp(logvar)) summed over all elements (logvar broadcasts)."""
-    return -0.5 * jnp.sum(LOG_2PI + logvar + (x - mean) ** 2 * jnp.exp(-logvar))
-
-
-def log_standard_normal(z: jax.Array) -> jax.Array:
-    """log N(z; 0, I) summed over the last axis."""
-    return -0.5 * jnp.sum(LOG_2PI + z**2, axis=-1)
-
-
-def log_diagonal_normal(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
-    """log N(z; mean, diag(exp(logvar))) summed over the last axis."""
-    return -0.5 * jnp.sum(LOG_2PI + logvar + (z - mean) ** 2 * jnp.exp(-logvar), axis=-1)
+    return jnp.sum(gaussians.log_normal_per_dim(x, mean, logvar))
 
 
 def kl_per_latent(mean: jax.Array, logvar: jax.Array) -> jax.Array:
@@ -111,7 +99,7 @@ def log_importance_weights(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array
     mean, logvar = encode_fn(x)
     eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
     z = mean + jnp.exp(0.5 * logvar) * eps
-    return log_joint_fn(x, z) - log_diagonal_normal(z, mean, logvar)
+    return log_joint_fn(x, z) - gaussians.log_diagonal_normal(z, mean, logvar)
 
 
 def decoder_log_likelihood(model, log_likelihood, params):
@@ -135,7 +123,7 @@ def decoder_log_likelihood(model, log_likelihood, params):
 def vae_log_joint(model, log_likelihood, params):
     """log_joint(x [B,...], z [S,B,L]) = log p(x | z) + log p(z), [S, B], for `params`."""
     log_px_z = decoder_log_likelihood(model, log_likelihood, params)
-    return lambda x, z: log_px_z(x, z) + log_standard_normal(z)
+    return lambda x, z: log_px_z(x, z) + gaussians.log_standard_normal(z)
 
 
 # ------------------------------------------------------------------------------ KL schedules
@@ -213,7 +201,8 @@ def make_iwae_loss(model, log_likelihood, num_samples: int,
         eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * eps
         log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, z)  # [S, B]
-        log_ratio = log_standard_normal(z) - log_diagonal_normal(z, mean, logvar)
+        log_ratio = (gaussians.log_standard_normal(z)
+                     - gaussians.log_diagonal_normal(z, mean, logvar))
         log_w = log_px_z + kl_weight(hparams, jnp.asarray(step, jnp.float32)) * log_ratio
         bound = jax.nn.logsumexp(log_w, axis=0) - math.log(num_samples)
         kl = kl_to_standard_normal(mean, logvar)

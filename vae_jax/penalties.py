@@ -13,6 +13,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from vae_jax import gaussians
 from vae_jax.errors import ConfigError
 
 NEAR_ZERO = 0.05  # a code unit counts as inactive for an input when |z| < NEAR_ZERO
@@ -53,10 +54,6 @@ def jacobian_frobenius_sq(encode_one: Callable[[jax.Array], jax.Array], x: jax.A
 
 
 # ------------------------------------------------------------------------------- beta-TCVAE
-def _log_normal_per_dim(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
-    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mean) ** 2 * jnp.exp(-logvar))
-
-
 TC_ESTIMATORS = ("mws", "mss")
 
 
@@ -82,7 +79,7 @@ def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array, dataset_s
     """
     batch = z.shape[0]
     # [i, j, d]: log q(z_i,d | x_j)
-    pairwise = _log_normal_per_dim(z[:, None, :], mean[None, :, :], logvar[None, :, :])
+    pairwise = gaussians.log_normal_per_dim(z[:, None, :], mean[None, :, :], logvar[None, :, :])
     if estimator == "mws":
         log_weights = jnp.full((batch, batch), -math.log(batch * dataset_size))
     elif estimator == "mss":
@@ -95,5 +92,5 @@ def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array, dataset_s
     log_qz = jax.nn.logsumexp(log_weights + pairwise.sum(axis=-1), axis=1)
     log_prod_qzd = jnp.sum(jax.nn.logsumexp(log_weights[:, :, None] + pairwise, axis=1), axis=-1)
     log_qz_x = jnp.sum(jnp.diagonal(pairwise, axis1=0, axis2=1).T, axis=-1)
-    log_pz = _log_normal_per_dim(z, 0.0, 0.0).sum(axis=-1)
+    log_pz = gaussians.log_normal_per_dim(z, 0.0, 0.0).sum(axis=-1)
     return dict(mi=log_qz_x - log_qz, tc=log_qz - log_prod_qzd, dwkl=log_prod_qzd - log_pz)
