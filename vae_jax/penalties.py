@@ -92,5 +92,5 @@ def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array, dataset_s
     log_qz = jax.nn.logsumexp(log_weights + pairwise.sum(axis=-1), axis=1)
     log_prod_qzd = jnp.sum(jax.nn.logsumexp(log_weights[:, :, None] + pairwise, axis=1), axis=-1)
     log_qz_x = jnp.sum(jnp.diagonal(pairwise, axis1=0, axis2=1).T, axis=-1)
-    log_pz = gaussians.log_normal_per_dim(z, 0.0, 0.0).sum(axis=-1)
+    log_pz = gaussians.log_standard_normal(z)
     return dict(mi=log_qz_x - log_qz, tc=log_qz - log_prod_qzd, dwkl=log_prod_qzd - log_pz)
