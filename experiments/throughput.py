@@ -5,7 +5,8 @@ Command:  python experiments/throughput.py --out throughput.json [--only=trainin
           `pip install -e ".[bench]"` and are skipped with a note if missing)
 Hardware: the numbers in README.md were taken on the 2-core CPU development machine.
 
-What each ratio compares (higher is better for vae_jax):
+Each ratio is the median over repeats of the ratio within a repeat, its two terms timed back
+to back. What each compares (higher is better for vae_jax):
 * vs_bare_scan: the real training path (run.train_and_evaluate with its eval, logs and
   checkpoints; epoch times from its own metrics.jsonl, compile excluded) against a bare jitted
   lax.scan epoch of the same model and loss with nothing around it. Target >= 0.9.
@@ -107,32 +108,37 @@ def measure_training(results: dict) -> None:
     dataset = data.load(config)
     bare_epoch, images = epoch_runner(config, dataset, [config])
     flat = dataset.train_images.reshape(len(dataset.train_images), -1).astype(np.float32) / 255
-    rates = {"real_path": [], "real_path_static": [], "bare_scan": [], "pytorch": [],
-             "flax_example": [], "flax_example_jitted": []}
-    for _ in range(FLAGS.repeats):  # interleaved, so drifts of the machine hit all alike
+    rates = {"bare_scan": [], "real_path": [], "pytorch": [], "flax_example": [],
+             "real_path_static": [], "flax_example_jitted": []}
+    for _ in range(FLAGS.repeats):
+        # Each ratio's two terms are timed back to back (the order below), and each ratio is
+        # taken within a repeat before the median over repeats: this machine drifts by tens
+        # of percent over minutes, and a slow spell should hit both terms of a ratio alike.
+        rates["bare_scan"].append(images / statistics.median(bare_epoch() for _ in range(5)))
         # Medians of 5 epochs after the compiling one, for the real path and the bare scan alike.
         rates["real_path"].append(real_path_images_per_second(mnist_config(), epochs=6))
-        # The Flax example trains on binarized_mnist (one fixed draw): so does this one.
-        rates["real_path_static"].append(real_path_images_per_second(
-            mnist_config(dataset="binarized_mnist"), epochs=6))
-        rates["bare_scan"].append(images / statistics.median(bare_epoch() for _ in range(5)))
-        rates["flax_example"].append(flax_example_images_per_second(flat, 60))
-        rates["flax_example_jitted"].append(
-            flax_example_jitted_images_per_second(flat, 400))
         try:
             rates["pytorch"].append(torch_images_per_second(flat, 400))
         except ImportError as e:
             results["pytorch_note"] = str(e)
-    medians = {f"{k}_images_per_second": statistics.median(v) for k, v in rates.items() if v}
-    results.update(medians)
-    real = medians["real_path_images_per_second"]
-    results["vs_bare_scan"] = real / medians["bare_scan_images_per_second"]
-    static = medians["real_path_static_images_per_second"]
-    results["vs_flax_example"] = static / medians["flax_example_images_per_second"]
-    results["vs_flax_example_jitted"] = static / medians["flax_example_jitted_images_per_second"]
-    results["vs_flax_example_dynamic"] = real / medians["flax_example_images_per_second"]
-    if "pytorch_images_per_second" in medians:
-        results["vs_pytorch"] = real / medians["pytorch_images_per_second"]
+        rates["flax_example"].append(flax_example_images_per_second(flat, 60))
+        # The Flax example trains on binarized_mnist (one fixed draw): so does this one.
+        rates["real_path_static"].append(real_path_images_per_second(
+            mnist_config(dataset="binarized_mnist"), epochs=6))
+        rates["flax_example_jitted"].append(
+            flax_example_jitted_images_per_second(flat, 400))
+    results.update({f"{k}_images_per_second": statistics.median(v) for k, v in rates.items() if v})
+
+    def ratio(numerator: str, denominator: str) -> float:
+        pairs = zip(rates[numerator], rates[denominator], strict=True)
+        return statistics.median(a / b for a, b in pairs)
+
+    results["vs_bare_scan"] = ratio("real_path", "bare_scan")
+    results["vs_flax_example"] = ratio("real_path_static", "flax_example")
+    results["vs_flax_example_jitted"] = ratio("real_path_static", "flax_example_jitted")
+    results["vs_flax_example_dynamic"] = ratio("real_path", "flax_example")
+    if rates["pytorch"]:
+        results["vs_pytorch"] = ratio("real_path", "pytorch")
 
 
 # ------------------------------------------------------------------------------------ population
