@@ -128,6 +128,7 @@ def measure_training(results: dict) -> None:
         rates["flax_example_jitted"].append(
             flax_example_jitted_images_per_second(flat, 400))
     results.update({f"{k}_images_per_second": statistics.median(v) for k, v in rates.items() if v})
+    results["per_repeat_images_per_second"] = rates  # to see the machine's drift
 
     def ratio(numerator: str, denominator: str) -> float:
         pairs = zip(rates[numerator], rates[denominator], strict=True)
