@@ -5,8 +5,10 @@ Command:  python experiments/throughput.py --out throughput.json [--only=trainin
           `pip install -e ".[bench]"` and are skipped with a note if missing)
 Hardware: the numbers in README.md were taken on the 2-core CPU development machine.
 
-Each ratio is the median over repeats of the ratio within a repeat, its two terms timed back
-to back. What each compares (higher is better for vae_jax):
+Training ratios are medians over repeats of the ratio within a repeat (vs_bare_scan,
+vs_pytorch and vs_flax_example with their two terms timed back to back); population ratios are
+ratios of the medians of their two terms, timed one after the other in each repeat. What each
+compares (higher is better for vae_jax):
 * vs_bare_scan: the real training path (run.train_and_evaluate with its eval, logs and
   checkpoints; epoch times from its own metrics.jsonl, compile excluded) against a bare jitted
   lax.scan epoch of the same model and loss with nothing around it. Target >= 0.9.
