@@ -5,10 +5,10 @@ Command:  python experiments/throughput.py --out throughput.json [--only=trainin
           `pip install -e ".[bench]"` and are skipped with a note if missing)
 Hardware: the numbers in README.md were taken on the 2-core CPU development machine.
 
-Training ratios are medians over repeats of the ratio within a repeat (vs_bare_scan,
-vs_pytorch and vs_flax_example with their two terms timed back to back); population ratios are
-ratios of the medians of their two terms, timed one after the other in each repeat. What each
-compares (higher is better for vae_jax):
+Each ratio is the median over repeats of the ratio within a repeat (vs_bare_scan, vs_pytorch,
+vs_flax_example and the population ratios with their two terms timed back to back): this
+machine drifts by tens of percent over minutes. What each compares (higher is better for
+vae_jax):
 * vs_bare_scan: the real training path (run.train_and_evaluate with its eval, logs and
   checkpoints; epoch times from its own metrics.jsonl, compile excluded) against a bare jitted
   lax.scan epoch of the same model and loss with nothing around it. Target >= 0.9.
@@ -167,7 +167,8 @@ def measure_population(results: dict) -> None:
                 pop_times.append(together())
                 seq_times.append(sum(run_one() for run_one in alone))
             name = f"population_vs_sequential_n{size}{suffix}"
-            results[name] = statistics.median(seq_times) / statistics.median(pop_times)
+            results[name] = statistics.median(
+                seq / pop for seq, pop in zip(seq_times, pop_times, strict=True))
             results[f"population_n{size}{suffix}_images_per_second"] = (
                 images / statistics.median(pop_times))
             print(f"{name}: {results[name]:.2f}", flush=True)
