@@ -90,18 +90,20 @@ def test_hand_written_conv_gradients_are_autodiffs_bit_for_bit(conv, shape):
     x = jax.random.normal(jax.random.key(0), shape)
     kernel = jax.random.normal(jax.random.key(1), (3, 3, shape[-1], 5))
 
-    def grads(fn):
+    def loss(fn, x, k):
+        y = fn(x, k)
         # Position-dependent weights, so every output pixel's cotangent differs.
-        loss = lambda x, k: jnp.sum(jnp.sin(fn(x, k)) * jnp.cos(jnp.arange(fn(x, k).size)).reshape(  # noqa: E731
-            fn(x, k).shape))
-        return jax.jit(jax.grad(loss, argnums=(0, 1)))(x, kernel)
+        return jnp.sum(jnp.sin(y) * jnp.cos(jnp.arange(y.size)).reshape(y.shape))
+
+    def grads(fn):
+        return jax.jit(jax.grad(functools.partial(loss, fn), argnums=(0, 1)))(x, kernel)
+
+    def stacked_grads(fn):  # under vmap, as populations map members
+        grad = jax.grad(functools.partial(loss, fn), argnums=(0, 1))
+        return jax.jit(jax.vmap(grad))(jnp.stack([x, 2 * x]), jnp.stack([kernel, -kernel]))
 
     chex.assert_trees_all_equal(grads(conv), grads(conv.fun))
-    # The same under vmap, as populations map members.
-    stacked = lambda fn: jax.jit(jax.vmap(jax.grad(  # noqa: E731
-        lambda x, k: jnp.sum(jnp.sin(fn(x, k))), argnums=(0, 1))))(
-        jnp.stack([x, 2 * x]), jnp.stack([kernel, -kernel]))
-    chex.assert_trees_all_equal(stacked(conv), stacked(conv.fun))
+    chex.assert_trees_all_equal(stacked_grads(conv), stacked_grads(conv.fun))
 
 
 @pytest.mark.parametrize("conv", [conv_by_matmul.downsample, conv_by_matmul.upsample],
@@ -117,8 +119,9 @@ def test_hand_written_conv_gradients_differentiate_again_like_autodiff(conv):
         y, vjp = jax.vjp(lambda x: jnp.sin(fn(x, k)), x)
         return jnp.sum(vjp(jnp.cos(y))[0] ** 2)
 
-    grads = lambda fn: jax.jit(jax.grad(functools.partial(penalty, fn), argnums=(0, 1)))(  # noqa: E731
-        x, kernel)
+    def grads(fn):
+        return jax.jit(jax.grad(functools.partial(penalty, fn), argnums=(0, 1)))(x, kernel)
+
     chex.assert_trees_all_close(grads(conv), grads(conv.fun), rtol=1e-5, atol=1e-3)
 
 
