@@ -73,7 +73,7 @@ def test_the_epoch_compiles_once(tiny_config, tmp_path):
     states = jax.vmap(lambda k: train.create_state(k, model, tx, (28, 28, 1)))(
         jax.random.split(jax.random.key(0), 2))
     images = jnp.asarray(np.random.default_rng(0).integers(0, 255, (32, 28, 28, 1)), jnp.uint8)
-    hp = hparams.stack([hparams.from_config(config)] * 2)
+    hp = train.stack_members([hparams.from_config(config)] * 2)
     train_keys = jax.random.split(jax.random.key(1), 2)
     for e in range(3):  # new epochs, new values: no retrace
         states, _ = epoch(states, images, e, jax.random.key(2), train_keys, hp)

@@ -46,11 +46,6 @@ def from_config(config) -> Hparams:
     return Hparams(**{name: jnp.asarray(config[name], jnp.float32) for name in FIELDS})
 
 
-def stack(members: list[Hparams]) -> Hparams:
-    """[Hparams, ...] -> Hparams whose leaves carry a leading member axis."""
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
-
-
 def as_dict(hparams: Hparams) -> dict[str, float]:
     """One member's values as plain floats, for logs and reports."""
     return {name: float(np.asarray(getattr(hparams, name))) for name in FIELDS}

@@ -66,7 +66,7 @@ class Population:
         return self.configs[0]
 
     def hparams(self) -> hparams_lib.Hparams:
-        return hparams_lib.stack([hparams_lib.from_config(c) for c in self.configs])
+        return train.stack_members([hparams_lib.from_config(c) for c in self.configs])
 
     def keys(self) -> MemberKeys:
         # Derived under vmap rather than stacked: stacking typed keys marks them consumed for
