@@ -93,6 +93,17 @@ def test_dynamic_binarisation_on_the_device_is_bernoulli():
     np.testing.assert_allclose(data.to_float(images, None), 64 / 255)
 
 
+def test_dynamic_binarisation_draws_what_jax_draws_for_the_image_shaped_batch():
+    # to_float draws over flat pixels (faster on CPU); the sample must be the one jax gives
+    # for [B, H, W, C] probabilities, so runs reproduce from before that change.
+    images = jax.random.randint(jax.random.key(1), (6, 28, 28, 1), 0, 256).astype(jnp.uint8)
+    key = jax.random.key(2)
+    expected = jax.random.bernoulli(jax.random.clone(key), images / 255.0).astype(jnp.float32)
+    got = data.to_float(images, key)
+    assert got.shape == images.shape
+    np.testing.assert_array_equal(got, expected)
+
+
 def _write_idx(path, payload: bytes):
     with open(path, "wb") as f:
         f.write(payload)

@@ -97,9 +97,24 @@ def test_ae_loss_is_the_reconstruction_only():
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_learned"])
+def test_reconstruction_nll_pairs_every_pixel_with_its_own_outputs(likelihood):
+    # reconstruction_nll flattens the pixels (faster on CPU): each pixel must still meet its
+    # own logit and, for a learned variance, its own log-variance.
+    log_likelihood = objectives.make_log_likelihood(likelihood, 0.3)
+    x = jax.random.uniform(jax.random.key(0), (3, 4, 5, 2))
+    outputs = {"logits": jax.random.normal(jax.random.key(1), x.shape),
+               "mean": jnp.zeros((3, 2)), "logvar": jnp.zeros((3, 2))}
+    if likelihood == "gaussian_learned":
+        outputs["x_logvar"] = jax.random.normal(jax.random.key(2), x.shape[1:])
+    expected = [-log_likelihood(x[i], {"logits": outputs["logits"][i],
+                                       "x_logvar": outputs.get("x_logvar")}) for i in range(3)]
+    np.testing.assert_allclose(objectives.reconstruction_nll(log_likelihood, x, outputs),
+                               expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_learned"])
 def test_decoder_log_likelihood_of_many_samples_equals_one_sample_at_a_time(likelihood):
-    # decoder_log_likelihood sums flat pixels (faster on CPU); the per-example likelihoods of
-    # the training loss see images. Both must give the same log p(x | z_s).
+    # decoder_log_likelihood vmaps the training loss's likelihood over the samples z_s.
     config = vae_config.get_config()
     config.hidden, config.latents, config.likelihood = (16,), 3, likelihood
     model = models.build(config, (4, 4, 1))
