@@ -208,10 +208,10 @@ def resolve_member_map(member_map: str, architecture: str = "mlp") -> str:
     device's share is one batch); on one CPU device 'unrolled' for MLPs and 'map' for conv
     models, both bitwise equal to lone runs. On one CPU a member's matmuls already fill the
     cores, so what a population can save is what its members share: 'unrolled' draws each
-    batch (gather and Bernoulli draw) once for up to 8 members: 1.11x-1.44x / 1.02x-1.17x
+    batch (gather and Bernoulli draw) once for up to 8 members: 1.11x-1.49x / 1.02x-1.17x
     the speed of 8 / 32 MLP members one after another, where vmapped chunks (batched matmuls)
     ran at 0.94x / 0.96x. A conv step dwarfs its batch draw: conv 'map' 0.98x-1.01x /
-    1.01x-1.03x (experiments/throughput.py, 2-core CPU, several runs)."""
+    1.01x-1.05x (experiments/throughput.py, 2-core CPU, several runs)."""
     if member_map == "auto":
         if jax.default_backend() != "cpu" or jax.device_count() > 1:
             return "vmap"
