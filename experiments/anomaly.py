@@ -21,8 +21,9 @@ from absl import app, flags
 from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import report, run  # noqa: E402
+from vae_jax import run
 from vae_jax.cli import command  # noqa: E402
+from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -62,7 +63,7 @@ def main(argv):
             run_config.dataset, run_config.exclude_train_labels = dataset, (held_out,)
             workdir = os.path.join(out_dir, dataset, f"held_out_{held_out}")
             run.train_and_evaluate(run_config, workdir)
-            rows.append(auc_rows(report.final_records(workdir), held_out))
+            rows.append(auc_rows(tables.final_records(workdir), held_out))
             print(rows[-1], flush=True)
         mean_row = {"held_out": "mean"}
         for header in COLUMNS.values():
@@ -73,7 +74,7 @@ def main(argv):
         results[dataset] = rows
         headers = ["held-out class"] + list(COLUMNS.values())
         lines += [f"## {dataset}", "",
-                  report.markdown_table(rows, ["held_out"] + list(COLUMNS.values()), headers), ""]
+                  tables.markdown_table(rows, ["held_out"] + list(COLUMNS.values()), headers), ""]
     seconds = time.time() - start
     seeds = tuple(config.sweep.seed or (config.seed,))
     header = ["# Anomaly detection: ROC-AUC of the held-out class", "",

@@ -18,8 +18,10 @@ from absl import app, flags
 from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import evaluators, report, run  # noqa: E402
+from vae_jax import run
 from vae_jax.cli import command  # noqa: E402
+from vae_jax.metrics import evaluators
+from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -59,7 +61,7 @@ def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, second
     present = [(k, h) for k, h in METRICS
                if any(k in row for rows in rows_by_model.values() for row in rows)]
     rows = [row for rows in rows_by_model.values() for row in rows]
-    table = report.markdown_table(rows, ["model", "beta", "seeds"] + [k for k, _ in present],
+    table = tables.markdown_table(rows, ["model", "beta", "seeds"] + [k for k, _ in present],
                                   ["model", "beta", "seeds"] + [h for _, h in present])
     lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", "",
              f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
@@ -71,7 +73,7 @@ def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, second
              "## Figures (seed 0 of each row): reconstructions, prior samples, traversals, "
              "latent map", ""]
     for name, (record, workdir) in firsts.items():
-        lines += [f"### {name}", "", report.image_row(member_figures(workdir, record), out_dir),
+        lines += [f"### {name}", "", tables.image_row(member_figures(workdir, record), out_dir),
                   ""]
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write("\n".join(lines))
@@ -86,9 +88,9 @@ def main(argv):
     for model, model_config in population_configs(config).items():
         workdir = os.path.join(out_dir, model)
         run.train_and_evaluate(model_config, workdir)
-        records = report.final_records(workdir)
+        records = tables.final_records(workdir)
         group_by = ["beta"] if model == "vae" else []
-        rows = report.summarize(records, group_by, [k for k, _ in METRICS], {"model": model})
+        rows = tables.summarize(records, group_by, [k for k, _ in METRICS], {"model": model})
         for row in rows:
             row.setdefault("beta", "-")
         rows_by_model[model] = rows

@@ -21,9 +21,11 @@ from absl import app, flags
 from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import corruption, data, evaluate, plots, report, run  # noqa: E402
-from vae_jax import population as population_lib  # noqa: E402
+from vae_jax import data, run, train
 from vae_jax.cli import command  # noqa: E402
+from vae_jax.data import corruption
+from vae_jax.metrics import per_example
+from vae_jax.report import plots, tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -43,10 +45,10 @@ def denoised_rows(workdir: str, config, dataset: data.Dataset, count: int) -> np
     clean = data.to_float(jax.device_put(dataset.test_images[:count]), None)
     for pop, setup, states, _ in run.load_trained(config, workdir, dataset):
         for i, member_config in enumerate(pop.configs):
-            params = population_lib.member(states.params, i)
-            noisy = corruption.corrupt(evaluate.denoising_noise_key(config.data_seed), clean,
+            params = train.member(states.params, i)
+            noisy = corruption.corrupt(per_example.denoising_noise_key(config.data_seed), clean,
                                        config.corruption, member_config.noise_level)
-            denoised = evaluate.denoise(setup.model, params, noisy)
+            denoised = per_example.denoise(setup.model, params, noisy)
             rows += [np.asarray(clean), np.asarray(noisy), np.asarray(denoised)]
     return np.stack(rows)
 
@@ -63,8 +65,8 @@ def main(argv):
     start = time.time()
     run.train_and_evaluate(config, workdir)
     seconds = time.time() - start
-    records = report.final_records(workdir)
-    rows = report.summarize(records, ["noise_level"], list(METRICS))
+    records = tables.final_records(workdir)
+    rows = tables.summarize(records, ["noise_level"], list(METRICS))
     rows.sort(key=lambda row: row["noise_level"])
     dataset = data.load(config)
     images = denoised_rows(workdir, config, dataset, FLAGS.examples)
@@ -78,7 +80,7 @@ def main(argv):
              f"one member per noise level, {len(records)} in one population. PSNR (peak 1) per "
              f"test image, averaged over {len(dataset.test_images)} test images corrupted with "
              f"one fixed key. Wall time {seconds / 60:.1f} min.", "",
-             report.markdown_table(rows, ["noise_level"] + list(METRICS),
+             tables.markdown_table(rows, ["noise_level"] + list(METRICS),
                                    ["noise level"] + list(METRICS.values())), "",
              f"![clean / noisy / denoised]({os.path.basename(figure)})", ""]
     with open(os.path.join(workdir, "REPORT.md"), "w") as f:

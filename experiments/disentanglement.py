@@ -20,8 +20,9 @@ from absl import app, flags
 from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import plots, report, run  # noqa: E402
+from vae_jax import run
 from vae_jax.cli import command  # noqa: E402
+from vae_jax.report import plots, tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -50,8 +51,8 @@ def main(argv):
     start = time.time()
     run.train_and_evaluate(config, workdir)
     seconds = time.time() - start
-    records = report.final_records(workdir)
-    rows = report.summarize(records, ["beta"], list(METRICS))
+    records = tables.final_records(workdir)
+    rows = tables.summarize(records, ["beta"], list(METRICS))
     rows.sort(key=lambda row: row["beta"])
     present = [k for k in METRICS if any(k in row for row in rows)]
     betas = np.array([row["beta"] for row in rows])
@@ -74,11 +75,11 @@ def main(argv):
              f"population; metrics on {config.num_test} test sprites (FactorVAE / BetaVAE on "
              f"{config.disentanglement_votes} freshly rendered votes). Wall time "
              f"{seconds / 60:.1f} min.", "",
-             report.markdown_table(rows, ["beta", "seeds"] + present,
+             tables.markdown_table(rows, ["beta", "seeds"] + present,
                                    ["beta", "seeds"] + [METRICS[k] for k in present]), "",
              f"![metrics against beta]({os.path.basename(plot_path)})", "",
              f"## Traversals: highest MIG, {describe(best)} / lowest, {describe(worst)}", "",
-             report.image_row([member_traversals(workdir, best),
+             tables.image_row([member_traversals(workdir, best),
                                member_traversals(workdir, worst)], workdir, width=400), ""]
     with open(os.path.join(workdir, "REPORT.md"), "w") as f:
         f.write("\n".join(lines))

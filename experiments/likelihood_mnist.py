@@ -29,8 +29,9 @@ from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import vae as vae_config  # noqa: E402
-from vae_jax import report, run  # noqa: E402
+from vae_jax import run
 from vae_jax.cli import command  # noqa: E402
+from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -74,7 +75,7 @@ def main(argv):
     start = time.time()
     run.train_and_evaluate(config, os.path.join(workdir, "models"))
     seconds = time.time() - start
-    records = sorted(report.final_records(os.path.join(workdir, "models")),
+    records = sorted(tables.final_records(os.path.join(workdir, "models")),
                      key=lambda r: int(r["population"].split("-")[-1]))
     figures_dir = None
     if FLAGS.latent2_epochs:
@@ -98,14 +99,14 @@ def main(argv):
              f"Test NLL estimated with k = {config.nll_samples} importance samples over the "
              f"{10_000 if not config.num_test else config.num_test} test images. Training wall "
              f"time {seconds / 60:.1f} min.", "",
-             report.markdown_table(rows, ["model", "k", "paper", "nll", "gap", "nelbo", "active",
+             tables.markdown_table(rows, ["model", "k", "paper", "nll", "gap", "nelbo", "active",
                                           "epochs"],
                                    ["model", "k (train)", "paper NLL", "our NLL", "ours - paper",
                                     "test -ELBO", "active units", "epochs"]), ""]
     if figures_dir:
         fig = os.path.join(figures_dir, "figures")
         lines += ["## A VAE with 2 latents (configs/vae.py, latents = 2)", "",
-                  report.image_row([os.path.join(fig, n) for n in
+                  tables.image_row([os.path.join(fig, n) for n in
                                     ("latents.png", "manifold.png", "interpolations.png")],
                                    workdir, width=300), ""]
     with open(os.path.join(workdir, "REPORT.md"), "w") as f:

@@ -22,7 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.baselines.pythae_nll import pythae_nll_images_per_second
-from vae_jax import data, evaluators, population, run
+from vae_jax import data, run
+from vae_jax.metrics import evaluators
+from vae_jax.train import population
 
 
 def ours_images_per_second(config, dataset, repeats: int) -> float:
@@ -31,7 +33,7 @@ def ours_images_per_second(config, dataset, repeats: int) -> float:
     One repeat over the 10,000 test images takes minutes on 2 cores and is itself steady.
     """
     config.evals = ("nll",)
-    setup = run._Setup(config, dataset)
+    setup = run.Setup(config, dataset)
     pop = population.Population("bench", (config,))
     states, keys, hparams, _ = run.init_population(setup, pop, dataset)
     eval_fn = jax.jit(evaluators.make_jitted_eval(setup, evaluators.validate(config, dataset)))

@@ -43,8 +43,10 @@ from experiments.baselines.flax_example import (  # noqa: E402
     flax_example_jitted_images_per_second,
 )
 from experiments.baselines.torch_vae import torch_images_per_second  # noqa: E402
-from vae_jax import data, logs, population, run, train  # noqa: E402
+from vae_jax import data, run, train
 from vae_jax.cli import command  # noqa: E402
+from vae_jax.report import logs
+from vae_jax.train import population  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "JSON file for the figures and ratios.")
@@ -84,7 +86,7 @@ def real_path_images_per_second(config, epochs: int) -> float:
 def epoch_runner(config, dataset, members: list):
     """A jitted epoch of `members` (configs of one static signature) ready to time."""
     pop = population.Population("bench", tuple(members))
-    setup = run._Setup(config, dataset)
+    setup = run.Setup(config, dataset)
     states, keys, hparams, _ = run.init_population(setup, pop, dataset)
     epoch_fn = jax.jit(train.make_train_epoch(
         setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import mutual_info_score
 
-from vae_jax import disentanglement as dis
+from vae_jax.metrics import disentanglement as dis
 
 SIZES = (4, 6, 8, 10, 10)  # <= 20 values, so the 20-bin histogram of MIG keeps them apart
 

@@ -4,8 +4,10 @@ import jax
 import numpy as np
 import pytest
 
-from vae_jax import data, evaluate, evaluators, logs, probes, run
+from vae_jax import data, run
 from vae_jax.errors import ConfigError, DataError
+from vae_jax.metrics import evaluators, per_example, probes
+from vae_jax.report import logs
 
 pytestmark = pytest.mark.real_data
 
@@ -51,11 +53,11 @@ def test_anomaly_aucs_and_final_nll_in_the_log_match_a_recomputation(tiny_config
     # Recompute the AUCs from the restored member's per-example scores, outside the run.
     model, params, config = run.load_member(str(tmp_path))
     dataset = data.load(config)
-    setup = run._Setup(config, dataset)
-    terms = evaluate.make_elbo_terms(model, setup.log_likelihood, "vae")
+    setup = run.Setup(config, dataset)
+    terms = per_example.make_elbo_terms(model, setup.log_likelihood, "vae")
     (population, _, _, keys), = run.load_trained(config, str(tmp_path), dataset)
     key = evaluators.keys_for_epoch(keys.eval, tiny_config.num_epochs)[0]
-    scores = jax.device_get(evaluate.over_images(
+    scores = jax.device_get(per_example.over_images(
         terms, params, jax.device_put(dataset.test_images), key, config.eval_batch_size))
     is_zero = dataset.test_labels == 0
     for name in ("recon", "nelbo"):

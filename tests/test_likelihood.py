@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae_jax import evaluate, gaussians, objectives
+from vae_jax import objectives
 from vae_jax.errors import ConfigError
+from vae_jax.metrics import per_example
+from vae_jax.objectives import gaussians
 
 D, L, SIGMA = 6, 2, 0.5
 
@@ -53,8 +55,8 @@ def exact_elbo(W, b, x, m, v):
 def estimate(k, seed=1, chunk=500):
     W, b, x, true, m, v = ppca()
     encode_fn, log_joint_fn = functions(W, b, m, v)
-    fn = jax.jit(lambda x, key: evaluate.iwae_log_likelihood(encode_fn, log_joint_fn, x, key, k,
-                                                             chunk))
+    fn = jax.jit(lambda x, key: per_example.iwae_log_likelihood(encode_fn, log_joint_fn, x, key, k,
+                                                                chunk))
     return np.asarray(fn(jnp.asarray(x, jnp.float32), jax.random.key(seed))), true, exact_elbo(
         W, b, x, m, v)
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from configs import vae as vae_config
-from vae_jax import conv_by_matmul, models
+from vae_jax import models
 from vae_jax.errors import ConfigError
+from vae_jax.models import conv_by_matmul
 
 
 def count(params) -> int:

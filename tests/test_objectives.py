@@ -7,7 +7,8 @@ import pytest
 from scipy import integrate, stats
 
 from configs import vae as vae_config
-from vae_jax import gaussians, hparams, models, objectives
+from vae_jax import hparams, models, objectives
+from vae_jax.objectives import gaussians
 
 
 def test_kl_is_zero_at_the_prior():

@@ -10,8 +10,10 @@ import pytest
 
 from configs import test as test_config
 from tests.conftest import REPO
-from vae_jax import data, logs, population, run, train
+from vae_jax import data, run, train
 from vae_jax.errors import ConfigError, PopulationTooLargeError
+from vae_jax.report import logs
+from vae_jax.train import population
 
 pytestmark = pytest.mark.real_data
 
@@ -30,7 +32,7 @@ def small(data_dir, **overrides):
 def trained(config, dataset, members, epochs=2):
     """Final states and per-epoch metrics of `members` trained as one population."""
     pop = population.Population("p", tuple(members))
-    setup = run._Setup(config, dataset)
+    setup = run.Setup(config, dataset)
     states, keys, hparams, _ = run.init_population(setup, pop, dataset)
     epoch_fn = jax.jit(train.make_train_epoch(
         setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
@@ -60,12 +62,12 @@ def test_member_i_equals_the_same_config_trained_alone(data_dir, architecture, m
     assert len(members) == 8
     for i in (0, 5, 7):
         alone, alone_history = trained(config, dataset, [members[i]])
-        mine = population.member(together, i)
+        mine = train.member(together, i)
         if exact:  # map / unrolled run each member's own arithmetic: bitwise equal
-            jax.tree.map(np.testing.assert_array_equal, mine, population.member(alone, 0))
+            jax.tree.map(np.testing.assert_array_equal, mine, train.member(alone, 0))
         else:  # batched matmuls sum in another order: float32 round-off after 16 Adam steps
             jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5),
-                         mine, population.member(alone, 0))
+                         mine, train.member(alone, 0))
         for together_m, alone_m in zip(history, alone_history, strict=True):
             np.testing.assert_allclose(together_m["loss"][i], alone_m["loss"][0],
                                        rtol=0 if exact else 1e-5)
@@ -81,7 +83,7 @@ def test_chunked_members_equal_the_same_configs_trained_alone(data_dir):
     for i in (0, 4, 5, 9):  # both ends of both chunks
         alone, alone_history = trained(config, dataset, [members[i]])
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5),
-                     population.member(together, i), population.member(alone, 0))
+                     train.member(together, i), train.member(alone, 0))
         np.testing.assert_allclose(history[-1]["loss"][i], alone_history[-1]["loss"][0],
                                    rtol=1e-5)
 
@@ -97,8 +99,8 @@ def test_unrolled_chunks_equal_lone_runs_and_a_lone_run_is_the_same_under_every_
         alone, alone_history = trained(config, dataset, [members[i]])
         mapped_alone, _ = trained(small(data_dir, member_map="map"), dataset, [members[i]])
         for other in (alone, mapped_alone):
-            jax.tree.map(np.testing.assert_array_equal, population.member(together, i),
-                         population.member(other, 0))
+            jax.tree.map(np.testing.assert_array_equal, train.member(together, i),
+                         train.member(other, 0))
         for together_m, alone_m in zip(history, alone_history, strict=True):
             jax.tree.map(lambda a, b, i=i: np.testing.assert_array_equal(a[i], b[0]),
                          together_m, alone_m)
@@ -111,7 +113,7 @@ def test_chunk_sizes():
 def test_adding_members_does_not_retrace(data_dir):
     config = small(data_dir)
     dataset = data.load(config)
-    setup = run._Setup(config, dataset)
+    setup = run.Setup(config, dataset)
     epoch = jax.jit(chex.assert_max_traces(train.make_train_epoch(
         setup.loss_fn, setup.tx, setup.schedule, batch_size=32, dynamic_binarization=True,
         member_map="map"), n=1))
@@ -195,7 +197,8 @@ def test_member_axis_is_sharded_over_four_devices(data_dir, tmp_path):
     script = textwrap.dedent(f"""
         import jax, numpy as np
         from configs import test as t
-        from vae_jax import data, population, run
+        from vae_jax import data, run
+        from vae_jax.train import population
         assert len(jax.devices()) == 4
         config = t.get_config()
         config.data_dir = {data_dir!r}; config.num_train, config.num_test = 256, 128
@@ -203,7 +206,7 @@ def test_member_axis_is_sharded_over_four_devices(data_dir, tmp_path):
         config.sweep.beta = (0.5, 1.0, 2.0, 4.0)
         pop = population.split(config)[0]
         dataset = data.load(config)
-        setup = run._Setup(config, dataset)
+        setup = run.Setup(config, dataset)
         states, keys, hparams, mesh = run.init_population(setup, pop, dataset)
         leaf = jax.tree.leaves(states.params)[0]
         assert mesh.shape == {{"members": 4}}, mesh

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from vae_jax import probes
+from vae_jax.metrics import probes
 
 
 def _clusters(num, num_classes=4, dim=6, spread=0.1, seed=0):

@@ -1,9 +1,9 @@
-"""Tests for vae_jax.sprites: API contract, factor semantics, geometry and input errors."""
+"""Tests for vae_jax.data.sprites: API contract, factor semantics, geometry and input errors."""
 
 import numpy as np
 import pytest
 
-from vae_jax import sprites
+from vae_jax.data import sprites
 
 SQUARE, ELLIPSE, HEART = 0, 1, 2
 MID = 15  # a central position index

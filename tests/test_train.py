@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from configs import vae as vae_config
-from vae_jax import checkpoints, hparams, logs, models, objectives, run, train
+from vae_jax import checkpoints, hparams, models, objectives, run, train
 from vae_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
+from vae_jax.report import logs
 
 pytestmark = pytest.mark.real_data
 

@@ -13,8 +13,10 @@ import pytest
 from scipy.special import logsumexp
 
 from configs import test as test_config
-from vae_jax import corruption, hparams, models, objectives, penalties, run
+from vae_jax import hparams, models, objectives, run
+from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
+from vae_jax.objectives import penalties
 
 SHAPE = (4, 4, 1)
 

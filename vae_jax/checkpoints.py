@@ -14,7 +14,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import orbax.checkpoint as ocp
 
 from vae_jax.defaults import base_config
@@ -114,14 +113,3 @@ class Checkpointer:
 
     def close(self) -> None:
         self._manager.close()
-
-
-def restore_member(workdir: str, population_name: str, index: int, like):
-    """Member `index` of a population's latest checkpoint, as a lone TrainState."""
-    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", population_name))
-    epoch = checkpointer.latest_epoch()
-    if epoch is None:
-        raise CheckpointError(f"no checkpoint under {checkpointer.directory}")
-    states = checkpointer.restore(epoch, like)
-    checkpointer.close()
-    return jax.tree.map(lambda leaf: np.asarray(leaf[index]), states)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import ml_collections
 from ml_collections import config_dict
 
-from vae_jax import hparams, population
+from vae_jax import hparams
+from vae_jax.train import population
 
 
 def _sweep_placeholders() -> ml_collections.ConfigDict:
@@ -89,7 +90,7 @@ def base_config() -> ml_collections.ConfigDict:
     # Evaluation, logging, checkpoints.
     config.eval_every = 1  # epochs
     config.eval_batch_size = 1000
-    # Evaluators (vae_jax/evaluators.py) run every eval_every epochs and after the last.
+    # Evaluators (vae_jax/metrics/evaluators.py) run every eval_every epochs and after the last.
     config.evals = ("elbo",)
     config.final_evals = ()  # evaluators added to the last evaluation only (nll, say)
     config.nll_samples = 5000  # k of the importance-sampled likelihood (Burda et al. use 5000)

@@ -1,11 +1,12 @@
 """train_and_evaluate: restore-or-init, epochs, evaluation, logs, checkpoints, figures.
 
-Orchestration only; the maths lives in train / objectives / evaluate. Every run is a list of
+Orchestration only; the maths lives in train / objectives / metrics. Every run is a list of
 populations (one per static signature of the sweep; a plain run is one population of one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -13,19 +14,13 @@ import jax
 import numpy as np
 import tqdm
 
-from vae_jax import (
-    checkpoints,
-    data,
-    evaluate,
-    evaluators,
-    figures,
-    logs,
-    models,
-    objectives,
-    train,
-)
-from vae_jax import population as population_lib
+from vae_jax import checkpoints, data, models, objectives, train
 from vae_jax.errors import ConfigError, NonFiniteLossError
+from vae_jax.metrics import evaluators, per_example
+from vae_jax.report import logs, member_figures
+from vae_jax.train import memory
+from vae_jax.train import mesh as mesh_lib
+from vae_jax.train import population as population_lib
 
 
 def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
@@ -43,7 +38,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
             for p in populations}
 
 
-class _Setup:
+class Setup:
     """What one population's program is built from (static config -> model, loss, optimiser)."""
 
     def __init__(self, config, dataset: data.Dataset):
@@ -69,14 +64,55 @@ def _output_bias(config, dataset: data.Dataset):
     )
 
 
-def init_population(setup: _Setup, population: population_lib.Population, dataset):
+def init_population(setup: Setup, population: population_lib.Population, dataset):
     """Fresh stacked states, keys and hparams of a population, placed over the devices."""
-    mesh = population_lib.member_mesh(population.size)
+    mesh = mesh_lib.member_mesh(population.size)
     states = population_lib.init_states(population, setup.model, setup.tx,
                                         dataset.image_shape, setup.output_bias)
     keys = population.keys()
-    return (population_lib.shard_members(states, mesh), population_lib.shard_members(keys, mesh),
-            population_lib.shard_members(population.hparams(), mesh), mesh)
+    return (mesh_lib.shard_members(states, mesh), mesh_lib.shard_members(keys, mesh),
+            mesh_lib.shard_members(population.hparams(), mesh), mesh)
+
+
+@dataclasses.dataclass
+class _Programs:
+    """A population's compiled functions: the epoch, one evaluation per evaluator set, the
+    encoder. Periodic evaluations run config.evals; the last one adds config.final_evals
+    (costly ones such as nll). Each set is its own program, compiled when first used."""
+
+    epoch: object
+    eval_names: tuple[str, ...]
+    final_names: tuple[str, ...]
+    evals: dict
+    encode: object
+
+    def eval_names_at(self, done: int, num_epochs: int) -> tuple[str, ...]:
+        return self.final_names if done == num_epochs else self.eval_names
+
+
+def _compile(setup: Setup, dataset: data.Dataset) -> _Programs:
+    config = setup.config
+    epoch_fn = jax.jit(train.make_train_epoch(
+        setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
+        dynamic_binarization=config.binarization == "dynamic"
+        and config.dataset != "binarized_mnist", member_map=setup.member_map),
+        donate_argnums=0)
+    eval_names = evaluators.validate(config, dataset)
+    final_names = evaluators.validate(config, dataset, final=True)
+    evals = {names: jax.jit(evaluators.make_jitted_eval(setup, names))
+             for names in {eval_names, final_names}}
+    encode = jax.jit(evaluators.make_population_encoder(setup))
+    return _Programs(epoch_fn, eval_names, final_names, evals, encode)
+
+
+def _check_memory(setup: Setup, population, dataset: data.Dataset) -> None:
+    config = setup.config
+    memory.check_fits(
+        population,
+        memory.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
+                                     config.batch_size),
+        dataset.train_images.nbytes + dataset.test_images.nbytes,
+        memory.available_bytes(config.memory_limit_gb))
 
 
 def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, dataset,
@@ -94,10 +130,10 @@ def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, da
         probe_images = jax.device_put(dataset.train_images[: setup.config.probe_train_size])
         codes["train"] = np.asarray(encode_fn(states.params, probe_images))
     for i, record in enumerate(records):
-        params = population_lib.member(states.params, i)
+        params = train.member(states.params, i)
         record.update(evaluators.code_metrics(
             names, {k: v[i] for k, v in codes.items()}, dataset,
-            lambda images, p=params: evaluate.encode_images(setup.model, p, images),
+            lambda images, p=params: per_example.encode_images(setup.model, p, images),
             setup.config))
 
 
@@ -117,15 +153,16 @@ def _check_finite(metrics: dict, population, epoch: int, checkpointer, workdir: 
         )
 
 
+def _progress_bar(config, population, start: int, images_per_epoch: int):
+    return tqdm.tqdm(total=config.num_epochs * images_per_epoch,
+                     initial=start * images_per_epoch, unit="img", unit_scale=True,
+                     desc=population.name, disable=not config.progress, smoothing=0.3)
+
+
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
-    setup = _Setup(config, dataset)
-    population_lib.check_fits(
-        population,
-        population_lib.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
-                                             config.batch_size),
-        dataset.train_images.nbytes + dataset.test_images.nbytes,
-        population_lib.available_bytes(config.memory_limit_gb))
+    setup = Setup(config, dataset)
+    _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     checkpointer = checkpoints.Checkpointer(
         os.path.join(workdir, "checkpoints", population.name), config.keep_checkpoints)
@@ -133,39 +170,25 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
     if start:
         states = checkpointer.restore(start, states)
     logger = logs.MetricLogger(workdir, start, population.name)
-    images = population_lib.replicate(dataset.train_images, mesh)
-    test_images = population_lib.replicate(dataset.test_images, mesh)
+    images = mesh_lib.replicate(dataset.train_images, mesh)
+    test_images = mesh_lib.replicate(dataset.test_images, mesh)
     data_key = jax.random.key(config.data_seed)
-    epoch_fn = jax.jit(train.make_train_epoch(
-        setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
-        dynamic_binarization=config.binarization == "dynamic"
-        and config.dataset != "binarized_mnist", member_map=setup.member_map),
-        donate_argnums=0)
-    # Periodic evaluations run config.evals; the last one adds config.final_evals (costly
-    # ones such as nll). Each set is its own jitted program, compiled when first used.
-    eval_names = evaluators.validate(config, dataset)
-    final_names = evaluators.validate(config, dataset, final=True)
-    eval_fns = {names: jax.jit(evaluators.make_jitted_eval(setup, names))
-                for names in {eval_names, final_names}}
-    encode_fn = jax.jit(evaluators.make_population_encoder(setup))
-    labels = population.member_labels()
+    programs = _compile(setup, dataset)
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
-    progress = tqdm.tqdm(total=config.num_epochs * images_per_epoch,
-                         initial=start * images_per_epoch, unit="img", unit_scale=True,
-                         desc=population.name, disable=not config.progress, smoothing=0.3)
+    progress = _progress_bar(config, population, start, images_per_epoch)
     last = []
     tick = time.perf_counter()
     for epoch in range(start, config.num_epochs):
-        states, metrics = epoch_fn(states, images, epoch, data_key, keys.train, hparams)
+        states, metrics = programs.epoch(states, images, epoch, data_key, keys.train, hparams)
         metrics = jax.device_get(metrics)
         _check_finite(metrics, population, epoch, checkpointer, workdir)
         done = epoch + 1
         records = [{f"train/{k}": v[i] for k, v in metrics.items()}
                    for i in range(population.size)]
         if done % config.eval_every == 0 or done == config.num_epochs:
-            names = final_names if done == config.num_epochs else eval_names
-            _evaluate(setup, names, eval_fns[names], encode_fn, states, keys, hparams, done,
-                      dataset, test_images, records)
+            names = programs.eval_names_at(done, config.num_epochs)
+            _evaluate(setup, names, programs.evals[names], programs.encode, states, keys,
+                      hparams, done, dataset, test_images, records)
         if done % config.checkpoint_every == 0 or done == config.num_epochs:
             checkpointer.save(done, states)
         # Wall time of the whole iteration (step, eval, checkpoint, and the previous epoch's
@@ -174,13 +197,8 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
         timing = {"perf/epoch_seconds": tock - tick,
                   "perf/images_per_second": images_per_epoch / (tock - tick)}
         tick = tock
-        last = []
-        for i, record in enumerate(records):
-            record = dict(step=done * setup.steps_per_epoch, epoch=done,
-                          population=population.name, member=i, hparams=labels[i], **record,
-                          **timing)
-            logger.write(record, member_tag=_member_tag(population, i, several))
-            last.append(record)
+        last = _log_epoch(logger, population, records, done * setup.steps_per_epoch, done,
+                          timing, several)
         progress.update(images_per_epoch)
         progress.set_postfix(_postfix(records))
     progress.close()
@@ -189,6 +207,19 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
         _write_figures(setup, population, states, keys, dataset, workdir, several)
     checkpointer.close()
     return last or _last_records(workdir, population.name)
+
+
+def _log_epoch(logger, population, records: list[dict], step: int, epoch: int, timing: dict,
+               several: bool) -> list[dict]:
+    """Writes one record per member; returns them."""
+    labels = population.member_labels()
+    written = []
+    for i, record in enumerate(records):
+        record = dict(step=step, epoch=epoch, population=population.name, member=i,
+                      hparams=labels[i], **record, **timing)
+        logger.write(record, member_tag=_member_tag(population, i, several))
+        written.append(record)
+    return written
 
 
 def _member_tag(population, index: int, several: bool) -> str:
@@ -220,14 +251,15 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
     for i, label in enumerate(labels):
         tag = _member_tag(population, i, several)
         directory = os.path.join(workdir, "figures", tag)
-        params = population_lib.member(states.params, i)
+        params = train.member(states.params, i)
         title = ", ".join(f"{k}={label[k]:g}" for k in varying) if tag else population.name
-        figures.write_member_figures(setup.model, params, dataset,
-                                     population_lib.member(keys.sample, i), directory, title,
-                                     setup.config.latents)
+        member_figures.write_member_figures(setup.model, params, dataset,
+                                            train.member(keys.sample, i), directory, title,
+                                            setup.config.latents)
         mine = [r for r in records if r.get("population") == population.name
                 and r.get("member") == i]
-        figures.write_curves(mine, os.path.join(directory, "curves.png"), f"{title}: loss curves")
+        member_figures.write_curves(mine, os.path.join(directory, "curves.png"),
+                                    f"{title}: loss curves")
 
 
 def load_trained(config, workdir: str, dataset: data.Dataset | None = None):
@@ -238,7 +270,7 @@ def load_trained(config, workdir: str, dataset: data.Dataset | None = None):
     dataset = dataset or data.load(config)
     loaded = []
     for population in population_lib.split(config):
-        setup = _Setup(population.static_config, dataset)
+        setup = Setup(population.static_config, dataset)
         states, keys, _, _ = init_population(setup, population, dataset)
         checkpointer = checkpoints.Checkpointer(
             os.path.join(workdir, "checkpoints", population.name))
@@ -262,6 +294,6 @@ def load_member(workdir: str, population_name: str = "main", index: int = 0):
         config[key] = tuple(config[key])
     for population, setup, states, _ in load_trained(config, workdir):
         if population.name == population_name:
-            return setup.model, population_lib.member(states.params, index), \
+            return setup.model, train.member(states.params, index), \
                 population.configs[index]
     raise checkpoints.CheckpointError(f"no population {population_name!r} in {workdir}")

@@ -8,7 +8,9 @@ import jax
 import numpy as np
 from scipy.stats import norm
 
-from vae_jax import data, evaluate, plots
+from vae_jax import data
+from vae_jax.metrics import per_example
+from vae_jax.report import plots
 
 
 def decode(model, params, z: np.ndarray) -> np.ndarray:
@@ -58,7 +60,7 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     paths = []
     test = dataset.test_images[:2000]
     originals = test[:12].astype(np.float32) / 255
-    codes = evaluate.encode_images(model, params, test)
+    codes = per_example.encode_images(model, params, test)
     paths.append(plots.reconstructions(originals, decode(model, params, codes[:12]),
                                        os.path.join(directory, "reconstructions.png"),
                                        f"{title}: originals / reconstructions"))

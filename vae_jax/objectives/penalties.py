@@ -13,8 +13,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from vae_jax import gaussians
 from vae_jax.errors import ConfigError
+from vae_jax.objectives import gaussians
 
 NEAR_ZERO = 0.05  # a code unit counts as inactive for an input when |z| < NEAR_ZERO
 

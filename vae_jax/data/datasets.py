@@ -202,7 +202,7 @@ def _load_arrays(config) -> dict[str, np.ndarray]:
 
 
 def _load_sprites(config) -> dict:
-    from vae_jax import sprites
+    from vae_jax.data import sprites
 
     num_train = config.num_train or 50_000
     num_test = config.num_test or 10_000

@@ -14,21 +14,11 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-
-def _check_codes(codes: ArrayLike, name: str) -> np.ndarray:
-    codes = np.asarray(codes, dtype=np.float64)
-    if codes.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D [num_samples, num_latents], got shape {codes.shape}; "
-            "for a single latent pass codes[:, None]"
-        )
-    if not np.all(np.isfinite(codes)):
-        raise ValueError(f"{name} contain NaN or inf (a diverged model?)")
-    return codes
+from vae_jax.metrics.checks import check_codes
 
 
 def _check_labelled(codes: ArrayLike, labels: ArrayLike, split: str):
-    codes = _check_codes(codes, f"{split}_codes")
+    codes = check_codes(codes, f"{split}_codes")
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"{split}_labels must be 1-D [num_samples], got shape {labels.shape}")
@@ -59,7 +49,7 @@ def unit_variances(means: ArrayLike) -> np.ndarray:
     Args:
         means: posterior means [N, num_latents], N >= 2.
     """
-    means = _check_codes(means, "means")
+    means = check_codes(means, "means")
     if len(means) < 2:
         raise ValueError(f"need at least 2 samples to estimate variances, got {len(means)}")
     return means.var(axis=0)

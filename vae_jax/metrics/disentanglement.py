@@ -6,7 +6,7 @@ Two kinds of metric:
   codes: float [N, num_latents] (posterior means); factors: int [N, num_factors].
 * On a ground-truth dataset that renders images for chosen factors: `factor_vae_score`,
   `beta_vae_score`. The dataset is any object with `factor_sizes`, `sample_factors(num, rng)`
-  and `images(factors)` (see `FactorData`, e.g. `vae_jax.sprites.SpritesFactors`).
+  and `images(factors)` (see `FactorData`, e.g. `vae_jax.data.sprites.SpritesFactors`).
 
 Everything runs on the host in numpy / scikit-learn (these are not the hot path) and is
 deterministic given its inputs (fixed `seed`s, or the `rng` passed in). Where this module departs
@@ -30,6 +30,8 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
+from vae_jax.metrics.checks import check_codes
+
 MIN_SAMPLES = 10  # below this no split / histogram / classifier means anything
 
 
@@ -52,20 +54,6 @@ EncodeFn = Callable[[np.ndarray], ArrayLike]  # images [num, ...] -> codes [num,
 
 # ---------------------------------------------------------------------------------------------
 # Input checks
-
-
-def _check_codes(codes: ArrayLike, name: str = "codes") -> np.ndarray:
-    codes = np.asarray(codes, dtype=np.float64)
-    if codes.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D [num_samples, num_latents], got shape {codes.shape}; "
-            "for a single latent pass codes[:, None]"
-        )
-    if not np.all(np.isfinite(codes)):
-        raise ValueError(
-            f"{name} contain NaN or inf (a diverged model?); metrics need finite codes"
-        )
-    return codes
 
 
 def _check_factors(factors: ArrayLike, num_samples: int, discrete: bool) -> np.ndarray:
@@ -110,7 +98,7 @@ def _check_factors(factors: ArrayLike, num_samples: int, discrete: bool) -> np.n
 def _check_inputs(
     codes, factors, discrete: bool = True, min_latents: int = 1, min_factors: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    codes = _check_codes(codes)
+    codes = check_codes(codes)
     factors = _check_factors(factors, codes.shape[0], discrete)
     if codes.shape[0] < MIN_SAMPLES:
         raise ValueError(

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from vae_jax import hparams as hparams_lib
-from vae_jax import train
-from vae_jax.errors import ConfigError, PopulationTooLargeError
+from vae_jax.errors import ConfigError
+from vae_jax.train import step as train_step_lib
+from vae_jax.train.members import stack_members
 
 # Static fields that a sweep may vary: each value gets a population (a program) of its own.
 STATIC_SWEEPABLE = ("model", "architecture", "latents", "hidden", "likelihood", "activation",
@@ -66,7 +64,7 @@ class Population:
         return self.configs[0]
 
     def hparams(self) -> hparams_lib.Hparams:
-        return train.stack_members([hparams_lib.from_config(c) for c in self.configs])
+        return stack_members([hparams_lib.from_config(c) for c in self.configs])
 
     def keys(self) -> MemberKeys:
         # Derived under vmap rather than stacked: stacking typed keys marks them consumed for
@@ -152,80 +150,5 @@ def _short(value) -> str:
 # ------------------------------------------------------------------------ states on the devices
 def init_states(population: Population, model, tx, image_shape, output_bias=None):
     """Stacked TrainStates: `create_state` vmapped over the members' init keys."""
-    create = lambda key: train.create_state(key, model, tx, image_shape, output_bias)  # noqa: E731
+    create = lambda key: train_step_lib.create_state(key, model, tx, image_shape, output_bias)  # noqa: E731
     return jax.jit(jax.vmap(create))(population.keys().init)
-
-
-member = train.member  # member `index` of a stacked pytree (a state, Hparams or keys)
-
-
-def member_mesh(num_members: int) -> Mesh | None:
-    """A 1-D mesh over as many devices as divide the member count (None on one device)."""
-    devices = jax.devices()
-    usable = math.gcd(num_members, len(devices))
-    if usable <= 1:
-        return None
-    return Mesh(np.array(devices[:usable]), ("members",))
-
-
-def shard_members(tree, mesh: Mesh | None):
-    """Places the leading (member) axis of every leaf across the mesh; replicas otherwise."""
-    if mesh is None:
-        return tree
-    sharding = NamedSharding(mesh, PartitionSpec("members"))
-    return jax.device_put(tree, sharding)
-
-
-def replicate(tree, mesh: Mesh | None):
-    if mesh is None:
-        return jax.device_put(tree)
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
-
-
-# ------------------------------------------------------------------------------ memory estimate
-def _nbytes(tree) -> int:
-    return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
-
-
-def estimate_member_bytes(model, tx, image_shape, batch_size: int) -> int:
-    """Device bytes one member needs in a train step, from shapes alone (nothing compiled).
-
-    Parameters and Adam moments (the state), its gradients and updated copy, and every module
-    output of a forward pass kept for the backward pass plus its gradient.
-    """
-    key = jax.random.key(0)
-    state = jax.eval_shape(lambda k: train.create_state(k, model, tx, image_shape), key)
-    x = jax.ShapeDtypeStruct((batch_size, *image_shape), jnp.float32)
-    _, captured = jax.eval_shape(
-        lambda p, x: model.apply({"params": p}, x, jax.random.key(1),
-                                 capture_intermediates=True, mutable=["intermediates"]),
-        state.params, x)
-    activations = _nbytes(captured)
-    return 2 * _nbytes(state) + _nbytes(state.params) + 2 * activations
-
-
-def available_bytes(limit_gb: float) -> int:
-    """`limit_gb` when set, else what the first device reports free (host RAM on CPU)."""
-    if limit_gb > 0:
-        return int(limit_gb * 2**30)
-    stats = jax.devices()[0].memory_stats() or {}
-    if "bytes_limit" in stats:
-        return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
-    import psutil  # CPU: the host's free memory
-
-    return int(psutil.virtual_memory().available)
-
-
-def check_fits(population: Population, bytes_per_member: int, data_bytes: int,
-               available: int) -> None:
-    """Refuses, before compiling, a population whose estimate exceeds the free memory."""
-    devices = math.gcd(population.size, len(jax.devices()))
-    needed = bytes_per_member * population.size / devices + data_bytes
-    if needed > available:
-        raise PopulationTooLargeError(
-            f"population {population.name!r}: {population.size} members need about "
-            f"{needed / 2**30:.1f} GiB per device but about {available / 2**30:.1f} GiB is free "
-            f"({jax.devices()[0].platform}). Sweep fewer values per command, lower batch_size "
-            "or the model size, or use more devices (--config.memory_limit_gb overrides the "
-            "detected limit)."
-        )

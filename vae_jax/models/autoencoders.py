@@ -16,8 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vae_jax import conv_by_matmul
 from vae_jax.errors import ConfigError
+from vae_jax.models import conv_by_matmul
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vae_jax import logs
+from vae_jax.report import logs
 
 
 def final_records(workdir: str) -> list[dict]:

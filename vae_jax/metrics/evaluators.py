@@ -17,8 +17,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from vae_jax import data, evaluate, train
+from vae_jax import data, train
 from vae_jax.errors import ConfigError
+from vae_jax.metrics import per_example
 
 JITTED = ("elbo", "nll", "denoising")
 ON_LABELS = ("linear_probe", "knn")
@@ -62,24 +63,24 @@ def make_jitted_eval(setup, names: tuple[str, ...]):
     scores {'recon': [M, N], 'kl', 'nelbo' (VAE), 'nll', 'psnr_noisy', 'psnr_denoised' (if
     asked)}; `summarize` averages them."""
     config = setup.config
-    terms = evaluate.make_elbo_terms(setup.model, setup.log_likelihood, config.model)
-    nll = (evaluate.make_nll(setup.model, setup.log_likelihood, config.nll_samples,
-                             config.nll_chunk) if "nll" in names else None)
-    noise_key = evaluate.denoising_noise_key(config.data_seed)
+    terms = per_example.make_elbo_terms(setup.model, setup.log_likelihood, config.model)
+    nll = (per_example.make_nll(setup.model, setup.log_likelihood, config.nll_samples,
+                                config.nll_chunk) if "nll" in names else None)
+    noise_key = per_example.denoising_noise_key(config.data_seed)
 
     def one_member(params, key, hparams, images):
-        per_example = evaluate.over_images(terms, params, images, key, config.eval_batch_size)
+        scores = per_example.over_images(terms, params, images, key, config.eval_batch_size)
         if nll is not None:
             # Fewer images at a time: each carries nll_chunk decoded samples.
-            per_example |= evaluate.over_images(nll, params, images, key,
-                                                config.nll_batch_size)
+            scores |= per_example.over_images(nll, params, images, key,
+                                              config.nll_batch_size)
         if "denoising" in names:
-            denoise = evaluate.make_denoising_psnr(setup.model, config.corruption,
-                                                   hparams.noise_level)
-            per_example |= evaluate.over_images(denoise, params, images,
-                                                jax.random.clone(noise_key),
-                                                config.eval_batch_size)
-        return {k: v for k, v in per_example.items() if v.ndim == 1}  # codes stay on device
+            denoise = per_example.make_denoising_psnr(setup.model, config.corruption,
+                                                      hparams.noise_level)
+            scores |= per_example.over_images(denoise, params, images,
+                                              jax.random.clone(noise_key),
+                                              config.eval_batch_size)
+        return {k: v for k, v in scores.items() if v.ndim == 1}  # codes stay on device
 
     def eval_fn(params, eval_keys, hparams, images):
         return train.map_members(one_member, setup.member_map, (images,))(
@@ -94,7 +95,7 @@ def summarize(names, scores: dict[str, np.ndarray], dataset: data.Dataset,
     ROC-AUC of `recon` and `nelbo` (when present) as anomaly scores, per member."""
     out = {f"eval/{k}": v.mean(axis=-1) for k, v in scores.items()}
     if "anomaly" in names:
-        from vae_jax import probes  # lazy: scikit-learn loads in ~1 s
+        from vae_jax.metrics import probes  # lazy: scikit-learn loads in ~1 s
 
         is_anomaly = np.isin(dataset.test_labels, tuple(excluded_labels))
         for k in ("recon", "nelbo"):
@@ -106,10 +107,10 @@ def summarize(names, scores: dict[str, np.ndarray], dataset: data.Dataset,
 
 def make_population_encoder(setup):
     """-> encode(params [M,...], images uint8 [N,...]) -> codes [M, N, latents]."""
-    codes = evaluate.make_codes(setup.model)
+    codes = per_example.make_codes(setup.model)
 
     def codes_of(params, images):
-        return evaluate.over_images(codes, params, images, None, setup.config.eval_batch_size)[
+        return per_example.over_images(codes, params, images, None, setup.config.eval_batch_size)[
             "code"]
 
     def encode(params, images):
@@ -129,7 +130,8 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
 
     `encode_images(uint8 images) -> codes` encodes freshly rendered images (FactorVAE/BetaVAE).
     """
-    from vae_jax import disentanglement, penalties, probes  # lazy: scikit-learn loads in ~1 s
+    from vae_jax.metrics import disentanglement, probes
+    from vae_jax.objectives import penalties  # lazy: scikit-learn loads in ~1 s
 
     test, train_codes = member_codes["test"], member_codes.get("train")
     out = {}
@@ -171,6 +173,6 @@ def _ground_truth(dataset: data.Dataset):
     if dataset.name != "sprites":
         raise ConfigError("factor_vae / beta_vae render new images with chosen factors: they need "
                           "dataset=sprites")
-    from vae_jax import sprites
+    from vae_jax.data import sprites
 
     return sprites.SpritesFactors()

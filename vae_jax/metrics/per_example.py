@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae_jax import corruption, data, objectives
+from vae_jax import data, objectives
+from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
 
 PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
@@ -106,11 +107,6 @@ def over_images(fn: PerExample, params, images: jax.Array, key: jax.Array | None
 
     out = jax.lax.map(one_chunk, (jnp.arange(num_chunks), chunks))
     return jax.tree.map(lambda v: v.reshape(num_chunks * chunk_size, *v.shape[2:])[:num], out)
-
-
-def mean_metrics(per_example: dict[str, jax.Array], prefix: str) -> dict[str, jax.Array]:
-    """Averages the scalar-per-example entries (codes and other vectors are skipped)."""
-    return {f"{prefix}{k}": v.mean(axis=-1) for k, v in per_example.items() if v.ndim == 2}
 
 
 # ------------------------------------------------------------------ importance-sampled likelihood

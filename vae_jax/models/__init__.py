@@ -1,0 +1,26 @@
+"""Models: MLP and convolutional encoders and decoders, the CPU convolution kernels, and the
+autoencoder families (`build(config, image_shape)`)."""
+
+from vae_jax.models.autoencoders import (
+    ACTIVATIONS,
+    AE,
+    ARCHITECTURES,
+    CODE_ACTIVATIONS,
+    LIKELIHOODS,
+    MODELS,
+    VAE,
+    ConvDecoder,
+    ConvEncoder,
+    DownConv,
+    MLPDecoder,
+    MLPEncoder,
+    UpConv,
+    build,
+    reparameterize,
+)
+
+__all__ = [
+    "ACTIVATIONS", "AE", "ARCHITECTURES", "CODE_ACTIVATIONS", "LIKELIHOODS", "MODELS", "VAE",
+    "ConvDecoder", "ConvEncoder", "DownConv", "MLPDecoder", "MLPEncoder", "UpConv", "build",
+    "reparameterize",
+]

@@ -1,0 +1,79 @@
+"""Pixel log-likelihoods p(x | decoder outputs), per example, in nats.
+
+The decoder always returns `logits`; a likelihood says how to read them (Bernoulli logits, or a
+Gaussian mean through a sigmoid), so one decoder serves every likelihood. Every likelihood
+sums over the flat pixels of one example (`reconstruction_nll` flattens).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from vae_jax.errors import ConfigError
+from vae_jax.objectives import gaussians
+
+
+def bernoulli_log_likelihood(x: jax.Array, logits: jax.Array) -> jax.Array:
+    """log p(x | logits) for pixels x in [0, 1], summed over pixels.
+
+    x * logits - softplus(logits) == x log sigmoid(l) + (1 - x) log sigmoid(-l), but stable.
+    """
+    # jax.nn.softplus, not max(l, 0) + log1p(exp(-|l|)): with the latter XLA:CPU fuses the
+    # decoder, the likelihood and the sums into one YNNPACK fusion that runs the importance-
+    # sampled likelihood 4x slower (measured: 28 vs 7 images/s at k = 5000, jax 0.10.2).
+    return jnp.sum(x * logits - jax.nn.softplus(logits))
+
+
+def gaussian_log_likelihood(x: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """log N(x; mean, exp(logvar)) summed over all elements (logvar broadcasts)."""
+    return jnp.sum(gaussians.log_normal_per_dim(x, mean, logvar))
+
+
+def make_log_likelihood(likelihood: str, pixel_std: float) -> Callable[..., jax.Array]:
+    """Per-example log p(x | decoder outputs) for the configured likelihood.
+
+    Gaussian likelihoods read the decoder's logits through a sigmoid as the mean, so the
+    same decoder serves Bernoulli and Gaussian data in [0, 1].
+    """
+    if likelihood == "bernoulli":
+        return lambda x, out: bernoulli_log_likelihood(x, out["logits"])
+    if likelihood == "gaussian":
+        logvar = 2.0 * math.log(pixel_std)
+        return lambda x, out: gaussian_log_likelihood(x, jax.nn.sigmoid(out["logits"]), logvar)
+    if likelihood == "gaussian_learned":
+        return lambda x, out: gaussian_log_likelihood(
+            x, jax.nn.sigmoid(out["logits"]), out["x_logvar"]
+        )
+    raise ConfigError(f"unknown likelihood {likelihood!r}")
+
+
+def reconstruction_nll(log_likelihood, x: jax.Array, outputs: dict) -> jax.Array:
+    """-log p(x | z) per example, [batch], for x [batch, ...] and the decoder's `outputs`."""
+    # Over flat pixels: every likelihood sums over all of them, and XLA:CPU runs the sum and
+    # its gradient over [B, 784] faster than over [B, 28, 28, 1] (jax 0.10.2, the Flax
+    # example's MLP: a VAE or AE epoch ~9% faster, eval/nll at k = 5000 2x), with bit-identical
+    # results; only a learned pixel variance's gradient sums in another order (round-off).
+    batch = x.shape[0]
+    per_example = {"logits": outputs["logits"].reshape(batch, -1)}
+    # A learned pixel log-variance is a parameter, not a per-example output: it stays out of
+    # the vmapped axis.
+    shared = {"x_logvar": outputs["x_logvar"].reshape(-1)} if "x_logvar" in outputs else {}
+    return -jax.vmap(lambda xi, oi: log_likelihood(xi, {**oi, **shared}))(
+        x.reshape(batch, -1), per_example)
+
+
+def decoder_log_likelihood(model, log_likelihood, params):
+    """log_px_z(x [B,...], z [S,B,L]) = log p(x | z_s) for every sample s, [S, B]."""
+    # A learned pixel log-variance is a parameter shared by every sample and example.
+    shared = {"x_logvar": params["x_logvar"]} if "x_logvar" in params else {}
+
+    def log_px_z(x, z):
+        logits = model.apply({"params": params}, z, method="decode")
+        return jax.vmap(lambda sample_logits: -reconstruction_nll(
+            log_likelihood, x, {"logits": sample_logits, **shared}))(logits)
+
+    return log_px_z

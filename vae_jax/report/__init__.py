@@ -1,0 +1,2 @@
+"""Reports: metric logs, matplotlib figures (plotting, and the arrays a member's figures show),
+and REPORT.md tables."""
