@@ -43,7 +43,7 @@ def base_config() -> ml_collections.ConfigDict:
     # Model (static).
     config.model = "vae"  # ae | vae
     config.architecture = "mlp"  # mlp | conv
-    config.latents = 20
+    config.latents = 20  # size of z: a VAE's Gaussian latents, an AE's code
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
     config.conv_channels = (32, 64, 128)  # stride-2 convolutions, encoder order
     config.activation = "relu"  # relu | tanh | elu | gelu
@@ -54,14 +54,14 @@ def base_config() -> ml_collections.ConfigDict:
 
     # Objective (static): vae: elbo | iwae | tcvae;  ae: recon | sparse_l1 | sparse_kl |
     # contractive. "default" = elbo for a VAE, recon for an AE. Any of them can be denoising.
-    config.objective = "default"
+    config.objective = "default"  # the loss, from the choices above
     config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
     config.tc_estimator = "mws"  # tcvae: mws (the paper's main text) | mss (stratified, unbiased)
 
     # Hparams (arrays; sweepable within one program).
-    config.beta = 1.0
-    config.learning_rate = 1e-3
+    config.beta = 1.0  # weight of the KL term (1 = the ELBO); tcvae: of the TC term
+    config.learning_rate = 1e-3  # peak learning rate; lr_schedule gives its shape
     config.seed = 0  # model seed: initialisation and sampling noise
     config.noise_level = 0.0  # corruption: Gaussian std, or salt-and-pepper / mask rate
     config.penalty_weight = 0.0  # sparse_l1 / sparse_kl / contractive penalty weight
@@ -74,35 +74,33 @@ def base_config() -> ml_collections.ConfigDict:
     config.capacity_steps = 0.0  # steps over which C grows from 0 to capacity_max
 
     # Optimisation (static).
-    config.batch_size = 128
-    config.num_epochs = 10
+    config.batch_size = 128  # training batch; all members of a population share the batches
+    config.num_epochs = 10  # passes over the training split
     config.lr_schedule = "constant"  # constant | cosine | burda
-    config.adam_b1 = 0.9
-    config.adam_b2 = 0.999
-    config.adam_eps = 1e-8
+    config.adam_b1 = 0.9  # Adam's first-moment decay
+    config.adam_b2 = 0.999  # Adam's second-moment decay
+    config.adam_eps = 1e-8  # Adam's epsilon (Burda et al.'s IWAE runs use 1e-4)
 
     # Populations.
-    config.sweep = _sweep_placeholders()
+    config.sweep = _sweep_placeholders()  # sweep.<field> = (values...); see sweepable
     config.sweep_mode = "product"  # product | zip
     config.member_map = "auto"  # auto | vmap | map | chunked | unrolled (train.map_members)
     config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
 
     # Evaluation, logging, checkpoints.
     config.eval_every = 1  # epochs
-    config.eval_batch_size = 1000
+    config.eval_batch_size = 1000  # test images per chunk of the jitted evaluation
     # Evaluators (vae_jax/metrics/evaluators.py) run every eval_every epochs and after the last.
     config.evals = ("elbo",)
     config.final_evals = ()  # evaluators added to the last evaluation only (nll, say)
     config.nll_samples = 5000  # k of the importance-sampled likelihood (Burda et al. use 5000)
-    # Samples decoded at once per image, and images at once: bound memory, not the result.
-    # 2,000-5,000 decoded rows at a time all ran within 10% of each other on CPU (50 x 100,
-    # 10 x 500, 20 x 100; 100 x 50 was 10% slower).
-    config.nll_chunk = 100
-    config.nll_batch_size = 50
+    # The nll evaluator's chunks bound memory, not the result (CPU speed: docs/performance.md).
+    config.nll_chunk = 100  # importance samples decoded at once per image
+    config.nll_batch_size = 50  # images at once in the nll evaluator
     config.probe_train_size = 10_000  # training codes the probes are fitted on
     config.disentanglement_votes = 2000  # FactorVAE/BetaVAE classifier training points
     config.checkpoint_every = 1  # epochs
-    config.keep_checkpoints = 3
-    config.figures = True
-    config.progress = True
+    config.keep_checkpoints = 3  # newest checkpoints kept per population
+    config.figures = True  # PNG figures of every member after training
+    config.progress = True  # tqdm progress bar per population
     return config
