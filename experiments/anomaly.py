@@ -2,7 +2,7 @@
 
 Command:  python experiments/anomaly.py --workdir=/tmp/anomaly [--datasets=mnist,fashion_mnist]
           [--held_out=0,1,...,9] [--config.num_epochs=5]
-Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/anomaly.py and README.md.
+Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/anomaly.py and docs/results.md.
 
 For each dataset and held-out class c, one run (configs/anomaly.py: an AE population and a VAE
 population) is trained with `exclude_train_labels=(c,)`; the `anomaly` evaluator scores every

@@ -2,7 +2,7 @@
 
 Command:  python experiments/compare.py --workdir=/tmp/compare [--config.dataset=mnist]
 Hardware: 2-core CPU, no GPU.
-Runtime and numbers: in configs/compare.py and README.md (measured, not assumed).
+Runtime and numbers: in configs/compare.py and docs/results.md (measured, not assumed).
 
 Trains an AE population (one member per seed) and a VAE population (betas x seeds) with
 run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md: a table with a row per

@@ -2,7 +2,7 @@
 
 Command:  python experiments/denoising.py --workdir=/tmp/denoising
           [--config.sweep.noise_level="(0.1, 0.3, 0.5)"] [--config.corruption=gaussian]
-Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/denoising_ae.py and README.md.
+Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/denoising_ae.py and docs/results.md.
 
 The noise levels are one population (noise_level is an Hparams array: one compiled program),
 each member trained on its own level and scored on test images corrupted at that level with

@@ -2,7 +2,7 @@
 
 Command:  python experiments/disentanglement.py --workdir=/tmp/disentanglement
           [--config.sweep.beta="(1., 4.)"] [--config.sweep.seed="(0, 1)"]
-Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/disentanglement.py and README.md.
+Hardware: 2-core CPU, no GPU. Runtime, numbers: configs/disentanglement.py, docs/results.md.
 
 Trains the sweep of configs/disentanglement.py with run.train_and_evaluate (all members in one
 jitted program), then writes DIR/results.json, DIR/metrics_vs_beta.png (mean ± std over seeds of

@@ -2,7 +2,7 @@
 
 Command:  python experiments/likelihood_mnist.py --workdir=/tmp/likelihood [--budget=40]
           [--config.sweep.iwae_samples="(1, 50)"]
-Hardware: README.md's table was run on one H100 (about 0.6 s per epoch per model); on the
+Hardware: docs/results.md's table was run on one H100 (about 0.6 s per epoch per model); on the
           2-core CPU an epoch takes 6.4 s at k = 5 (configs/iwae.py) and 37 s at k = 50.
 
 The paper's setup is configs/iwae.py: MLP 784-200-200 (tanh) -> 50 latents, mirrored decoder,

@@ -3,7 +3,7 @@
 Command:  python experiments/throughput.py --out throughput.json [--only=training,population]
           (MNIST from $VAE_JAX_DATA_DIR or --data_dir; the PyTorch and pythae references need
           `pip install -e ".[bench]"` and are skipped with a note if missing)
-Hardware: the numbers in README.md were taken on the 2-core CPU development machine.
+Hardware: the numbers in docs/performance.md were taken on the 2-core CPU development machine.
 
 Each ratio is the median over repeats of the ratio within a repeat (vs_bare_scan, vs_pytorch,
 vs_flax_example and the population ratios with their two terms timed back to back): this

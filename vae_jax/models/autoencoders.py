@@ -115,9 +115,8 @@ class DownConv(_Stride2Conv3x3):
 
     Inside a while loop -- the epoch's `lax.scan` -- XLA:CPU leaves the kernel gradient of
     `lax.conv_general_dilated` in a layout its fast convolution path does not take and runs
-    a generic loop instead: 210 ms per step for a [128, 14, 14, 32] -> 64-channel layer's
-    gradients against 14 ms for the same jitted step outside a loop, and 7 ms for this form
-    in either place (2-core development CPU, jax 0.10.2). Accelerators keep the convolution.
+    a generic loop instead: ~30x slower than this form (docs/performance.md). Accelerators
+    keep the convolution.
     """
 
     on_accelerator = staticmethod(functools.partial(
@@ -131,10 +130,7 @@ class UpConv(_Stride2Conv3x3):
     values), written as one matmul and interleaving adds on XLA:CPU (`conv_by_matmul.upsample`).
 
     XLA:CPU runs the kernel gradient of `lax.conv_transpose` through a slow generic
-    convolution: 158 ms of a 168 ms backward pass for a [128, 8, 8, 64] -> 32-channel layer,
-    against 21 ms for this form (2-core development CPU). With DownConv too, the conv VAE
-    trained at 2,400 images/s on that CPU (96 with both of XLA's convolutions), and at 3,500
-    once both backward passes were written by hand (2026-11-25).
+    convolution: the backward pass ~8x slower than this form's (docs/performance.md).
     Accelerators keep `lax.conv_transpose` (cuDNN).
     """
 

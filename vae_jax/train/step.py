@@ -114,7 +114,7 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
         # depend on the member) is drawn once per step and shared by the group; a group runs
         # its whole epoch before the next group starts: mapping groups inside every step
         # instead would slice and restack all members' parameters and Adam moments at each
-        # step (0.73x sequential speed for 32 MLP members on CPU). Each group draws the
+        # step (0.73x sequential speed on CPU, docs/performance.md). Each group draws the
         # batches itself (the same draws): keeping an epoch of draws would hold another copy
         # of the training set.
         def member_epoch(state, key, member_hparams):
