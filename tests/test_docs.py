@@ -63,8 +63,20 @@ def test_readme_is_short_and_keeps_both_commands():
     assert TEST_COMMAND in (REPO / ".ci" / "run").read_text()
 
 
-def test_markdown_links_to_docs_exist():
-    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
-        for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", page.read_text()):
-            if "://" not in target:
-                assert (page.parent / target).is_file(), f"{page.name} links to missing {target}"
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_markdown_links_to_docs_and_their_sections_exist():
+    pages = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").glob("*.md"))]
+    for page in pages:
+        links = re.findall(r"\]\(([^)#\s]+\.md)(?:#([^)]*))?\)", page.read_text())
+        for target, anchor in links:
+            if "://" in target:
+                continue
+            path = page.parent / target
+            assert path.is_file(), f"{page.name} links to missing {target}"
+            if anchor:
+                assert anchor in _anchors(path.read_text()), f"{page.name}: {target}#{anchor}"
