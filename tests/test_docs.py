@@ -4,6 +4,8 @@ and the README keeps its two commands and its length."""
 import pathlib
 import re
 
+import pytest
+
 from vae_jax import config_docs, defaults
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -47,12 +49,16 @@ def test_parser_reads_sections_trailing_and_leading_comments():
         ("objective", ""), ("beta", "KL weight")]
 
 
-def test_rules_provider_adds_a_column():
-    text = config_docs.generate(lambda: {"beta": ">= 0"})
-    assert "| field | default | type | sweepable | meaning | rules |" in text
+@pytest.mark.parametrize("described", [{"beta": ">= 0"},
+                                       [{"name": "beta", "allowed": ">= 0", "type": "float"}]])
+def test_rules_provider_adds_a_range_column(described):
+    text = config_docs.generate(lambda: described)
+    assert "| field | default | type | sweepable | meaning | range |" in text
     beta_row = next(line for line in text.splitlines() if line.startswith("| `beta` |"))
     assert beta_row.endswith("| >= 0 |")
-    assert "| rules |" not in config_docs.generate(dict)
+    latents_row = next(line for line in text.splitlines() if line.startswith("| `latents` |"))
+    assert latents_row.endswith("|  |")
+    assert "| range |" not in config_docs.generate(dict)
 
 
 def test_readme_is_short_and_keeps_both_commands():

@@ -8,8 +8,8 @@ The meanings are read from the source with `tokenize`, so the comment in default
 one place a field is described: a field's trailing `# comment` plus the comment lines directly
 above it. A comment block after a blank line opens a section ("# Data.", "# Objective (static):
 ..."); its first clause is the section's title, the rest a note under it. When
-`vae_jax.validation` exists and exposes `describe_fields() -> {field: text}`, its per-field
-rules (ranges, choices) fill a "Rules" column.
+`vae_jax.validation` exists and exposes `describe_fields()`, its per-field rules (ranges,
+choices) fill a "range" column: either {field: text} or rows {"name": ..., "allowed": ...}.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ OUTPUT = REPO / "docs" / "configuration.md"
 _ASSIGN = re.compile(r"^config\.(\w+)\s*=")
 _TITLE = re.compile(r"^(?P<title>[^.:(]+(?:\([^)]*\))?)[.:]?\s*(?P<note>.*)$")
 
-RulesProvider = Callable[[], dict[str, str]]
+RulesProvider = Callable[[], dict[str, str] | list[dict]]
 
 
 @dataclasses.dataclass
@@ -102,10 +102,19 @@ def sweep_kind(name: str) -> str:
 def _rules_from_validation() -> dict[str, str]:
     try:
         validation = importlib.import_module("vae_jax.validation")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as e:
+        if e.name != "vae_jax.validation":  # it exists but is broken: say so
+            raise
         return {}
     describe = getattr(validation, "describe_fields", None)
-    return dict(describe()) if describe else {}
+    return rules_text(describe()) if describe else {}
+
+
+def rules_text(described) -> dict[str, str]:
+    """{field: text} from {field: text} or from rows {"name": field, "allowed": text, ...}."""
+    if isinstance(described, dict):
+        return {name: str(text) for name, text in described.items()}
+    return {row["name"]: str(row.get("allowed", "")) for row in described}
 
 
 def _cell(text: str) -> str:
@@ -129,7 +138,7 @@ def render(source: str, config, rules: dict[str, str]) -> str:
     missing = [k for k in config.keys() if k not in documented]
     if missing:  # set outside a `config.x = ...` line: still listed, without a comment
         sections.append(Section("Other", fields=[Field(k) for k in missing]))
-    header = ["field", "default", "type", "sweepable", "meaning"] + (["rules"] if rules else [])
+    header = ["field", "default", "type", "sweepable", "meaning"] + (["range"] if rules else [])
     out = [
         "# Configuration",
         "",
@@ -162,7 +171,7 @@ def render(source: str, config, rules: dict[str, str]) -> str:
 def generate(rules_provider: RulesProvider | None = None) -> str:
     """docs/configuration.md's text for the current defaults.py (and validation rules)."""
     source = pathlib.Path(defaults.__file__).read_text()
-    rules = (rules_provider or _rules_from_validation)()
+    rules = rules_text((rules_provider or _rules_from_validation)())
     return render(source, defaults.base_config(), rules)
 
 
