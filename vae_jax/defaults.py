@@ -52,11 +52,14 @@ def base_config() -> ml_collections.ConfigDict:
     config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
     config.code_activation = "linear"  # AE code: linear | sigmoid | relu (sparse_kl: sigmoid)
 
-    # Objective (static): vae: elbo | iwae | tcvae;  ae: recon | sparse_l1 | sparse_kl |
-    # contractive. "default" = elbo for a VAE, recon for an AE. Any of them can be denoising.
+    # Objective (static): vae: elbo | iwae | tcvae | factor_vae | dip_vae_i | dip_vae_ii;
+    # ae: recon | sparse_l1 | sparse_kl | contractive. "default" = elbo for a VAE, recon for
+    # an AE. Any of them can be denoising.
     config.objective = "default"  # the loss, from the choices above
     config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
+    # factor_vae: the discriminator's hidden widths (Kim & Mnih: six layers of 1000, leaky ReLU).
+    config.discriminator_hidden = (1000, 1000, 1000, 1000, 1000, 1000)
     config.tc_estimator = "mws"  # tcvae: mws (the paper's main text) | mss (stratified, unbiased)
 
     # Hparams (arrays; sweepable within one program).
@@ -72,6 +75,11 @@ def base_config() -> ml_collections.ConfigDict:
     config.free_bits = 0.0  # per-latent KL floor in nats; 0 = off
     config.capacity_max = 0.0  # capacity annealing target C_max in nats; 0 = off
     config.capacity_steps = 0.0  # steps over which C grows from 0 to capacity_max
+    config.factor_vae_gamma = 10.0  # factor_vae: weight of the discriminator's TC estimate
+    # dip_vae_i / dip_vae_ii: off-diagonal and diagonal covariance weights (Locatello et al.:
+    # lambda_d = 10 lambda_od for DIP-VAE-I, lambda_d = lambda_od for DIP-VAE-II).
+    config.dip_lambda_od = 1.0
+    config.dip_lambda_d = 10.0
 
     # Optimisation (static).
     config.batch_size = 128  # training batch; all members of a population share the batches

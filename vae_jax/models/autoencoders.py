@@ -279,4 +279,40 @@ def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
                   learn_pixel_logvar=config.likelihood == "gaussian_learned")
     if config.model == "ae":
         return AE(code_activation=config.code_activation, **common)
+    if config.objective == "factor_vae":
+        return FactorVAE(discriminator_hidden=tuple(config.discriminator_hidden), **common)
     return VAE(**common)
+
+
+class Discriminator(nn.Module):
+    """z -> two logits (a sample of q(z), or of the product of its marginals): FactorVAE's
+    total-correlation discriminator, leaky-ReLU (slope 0.2) dense layers as in Kim & Mnih."""
+
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> jax.Array:
+        h = z
+        for width in self.hidden:
+            h = nn.leaky_relu(nn.Dense(width)(h), negative_slope=0.2)
+        return nn.Dense(2)(h)
+
+
+class FactorVAE(VAE):
+    """A VAE with FactorVAE's discriminator as a parameter subtree `discriminator`, trained in
+    the same step by its own loss (objectives/disentangling.py)."""
+
+    discriminator_hidden: Sequence[int] = (1000,) * 6
+
+    def setup(self):
+        super().setup()
+        self.discriminator = Discriminator(tuple(self.discriminator_hidden))
+
+    def discriminate(self, z: jax.Array) -> jax.Array:
+        return self.discriminator(z)
+
+    def __call__(self, x: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
+        outputs = super().__call__(x, key)
+        if self.is_initializing():
+            self.discriminator(outputs["z"])  # creates its parameters at init
+        return outputs

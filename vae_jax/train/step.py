@@ -34,8 +34,18 @@ class TrainState:
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
-    """Adam's gradient scaling (the learning rate is applied by the step, see module doc)."""
-    return optax.scale_by_adam(b1=config.adam_b1, b2=config.adam_b2, eps=config.adam_eps)
+    """Adam's gradient scaling (the learning rate is applied by the step, see module doc).
+
+    FactorVAE's discriminator gets Adam with Kim & Mnih's (0.5, 0.9) moments, the rest of the
+    model the configured ones; both at the member's learning rate, as in the paper.
+    """
+    adam = optax.scale_by_adam(b1=config.adam_b1, b2=config.adam_b2, eps=config.adam_eps)
+    if config.objective != "factor_vae":
+        return adam
+    discriminator_adam = optax.scale_by_adam(b1=0.5, b2=0.9, eps=config.adam_eps)
+    return optax.multi_transform(
+        {"model": adam, "discriminator": discriminator_adam},
+        lambda params: {k: "discriminator" if k == "discriminator" else "model" for k in params})
 
 
 def create_state(key: jax.Array, model, tx, image_shape, output_bias=None) -> TrainState:
