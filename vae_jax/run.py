@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import tqdm
 
-from vae_jax import checkpoints, data, divergence, models, objectives, train
+from vae_jax import checkpoints, data, divergence, models, objectives, train, workdir_lock
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
@@ -32,10 +32,11 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
         raise ConfigError("--workdir is required: it receives the config, checkpoints and logs")
     os.makedirs(workdir, exist_ok=True)
     populations = population_lib.split(config)  # validates the sweep before anything is written
-    checkpoints.check_or_write_config(workdir, config)
-    dataset = data.load(config)
-    return {p.name: _train_population(p, dataset, workdir, len(populations) > 1)
-            for p in populations}
+    with workdir_lock.hold(workdir):  # a second run on this workdir refuses
+        checkpoints.check_or_write_config(workdir, config)
+        dataset = data.load(config)
+        return {p.name: _train_population(p, dataset, workdir, len(populations) > 1)
+                for p in populations}
 
 
 class Setup:
@@ -148,15 +149,18 @@ def _progress_bar(config, population, start: int, images_per_epoch: int):
 
 
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
+    # Whatever ends the run (an error included), the save in flight completes and orbax closes.
+    with checkpoints.Checkpointer(os.path.join(workdir, "checkpoints", population.name),
+                                  population.static_config.keep_checkpoints) as checkpointer:
+        return _train_with(checkpointer, population, dataset, workdir, several)
+
+
+def _train_with(checkpointer, population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
     setup = Setup(config, dataset)
     _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
-    checkpointer = checkpoints.Checkpointer(
-        os.path.join(workdir, "checkpoints", population.name), config.keep_checkpoints)
-    start = checkpointer.latest_epoch() or 0
-    if start:
-        states = checkpointer.restore(start, states)
+    start, states = checkpointer.restore_latest(states)
     logger = logs.MetricLogger(workdir, start, population.name)
     images = mesh_lib.replicate(dataset.train_images, mesh)
     test_images = mesh_lib.replicate(dataset.test_images, mesh)
@@ -197,7 +201,6 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
     logger.close()
     if config.figures:
         _write_figures(setup, population, states, keys, dataset, workdir, several, diverged)
-    checkpointer.close()
     return last or _last_records(workdir, population.name)
 
 
