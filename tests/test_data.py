@@ -1,6 +1,7 @@
 import gzip
 import os
 import shutil
+import warnings
 
 import jax
 import jax.extend.random as jax_random
@@ -199,3 +200,33 @@ def test_threefry_on_cpu_is_unrolled_and_still_gives_the_published_bits():
     compiled = jax.jit(lambda key: jax.random.bits(key, (128, 784))).lower(
         jax.random.key(0)).compile().as_text()
     assert "while" not in compiled  # the rolled loop is what made the draw slow
+
+
+@pytest.mark.parametrize("failure", ["wrong bits", "an exception"])
+def test_threefry_self_check_failing_falls_back_to_jax_lowering_with_a_warning(monkeypatch,
+                                                                              failure):
+    if jax.default_backend() != "cpu":
+        pytest.skip("the unrolled lowering only changes CPU programs")
+    draw = lambda key: jax.random.bits(key, (16, 784))  # noqa: E731
+    expected = np.asarray(jax.jit(draw)(jax.random.key(3)))
+
+    def failing_check(under_unrolled, under_rolled):
+        if failure == "an exception":
+            raise RuntimeError("a moved jax internal")
+        return "gives other bits on purpose"
+
+    monkeypatch.setattr(fast_threefry, "known_answer_failure", failing_check)
+    try:
+        assert fast_threefry.use_unrolled_threefry_on_cpu()
+        with pytest.warns(RuntimeWarning, match="using jax's own lowering"):
+            lowered = jax.jit(lambda key: draw(key)).lower(jax.random.key(4))
+        assert "while" in lowered.compile().as_text()  # jax's rolled loop
+        np.testing.assert_array_equal(jax.jit(lambda key: draw(key))(jax.random.key(3)),
+                                      expected)
+    finally:
+        monkeypatch.undo()
+        fast_threefry.use_unrolled_threefry_on_cpu()  # checks again, and passes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled = jax.jit(lambda key: draw(key)).lower(jax.random.key(5)).compile().as_text()
+    assert "while" not in compiled

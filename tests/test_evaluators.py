@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from vae_jax import data, run
+from vae_jax import data, models, run, train
 from vae_jax.errors import ConfigError, DataError
 from vae_jax.metrics import evaluators, per_example, probes
 from vae_jax.report import logs
@@ -64,3 +64,22 @@ def test_anomaly_aucs_and_final_nll_in_the_log_match_a_recomputation(tiny_config
         expected = probes.roc_auc(scores[name], is_zero)
         assert last[f"eval/anomaly_auc_{name}"] == pytest.approx(expected, abs=1e-6)
         assert 0.0 <= expected <= 1.0
+
+
+def test_encode_images_compiles_once_per_model_and_shape(tiny_config):
+    model = models.build(tiny_config, (28, 28, 1))
+    tx = train.make_optimizer(tiny_config)
+    states = [train.create_state(jax.random.key(seed), model, tx, (28, 28, 1)) for seed in (0, 1)]
+    images = np.random.default_rng(0).integers(0, 256, (50, 28, 28, 1), dtype=np.uint8)
+    per_example._encode_chunk.clear_cache()
+    codes = [per_example.encode_images(model, s.params, images, chunk_size=25) for s in states]
+    # Another member's parameters and another chunk: the same program (one trace, one entry).
+    assert per_example._encode_chunk._cache_size() == 1
+    assert not np.array_equal(codes[0], codes[1])
+    # An equal model built again hashes the same and reuses it too.
+    per_example.encode_images(models.build(tiny_config, (28, 28, 1)), states[0].params, images,
+                              chunk_size=25)
+    assert per_example._encode_chunk._cache_size() == 1
+    mean, _ = model.apply({"params": states[1].params}, images[:25] / np.float32(255),
+                          method="encode")
+    np.testing.assert_allclose(codes[1][:25], mean, rtol=1e-6, atol=1e-6)

@@ -11,7 +11,7 @@ import pytest
 from configs import test as test_config
 from tests.conftest import REPO
 from vae_jax import data, run, train
-from vae_jax.errors import ConfigError, PopulationTooLargeError
+from vae_jax.errors import ConfigError, NonFiniteLossError, PopulationTooLargeError
 from vae_jax.report import logs
 from vae_jax.train import population
 
@@ -225,3 +225,53 @@ def test_member_axis_is_sharded_over_four_devices(data_dir, tmp_path):
     single_device = run.train_and_evaluate(config, str(tmp_path / "one"))
     np.testing.assert_allclose(sharded, [r["eval/nelbo"] for r in single_device["main"]],
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("member_map", ["unrolled", "map"])
+def test_a_diverging_member_is_frozen_and_the_others_equal_their_lone_runs(data_dir,
+                                                                           member_map):
+    config = small(data_dir, member_map=member_map)
+    dataset = data.load(config)
+    members = members_of(config, betas=(1.0,), seeds=(3,), learning_rates=(1e-3, 1e30, 3e-3))
+    together, history = trained(config, dataset, members)
+    diverged = np.asarray(together.diverged_step)
+    assert diverged[0] == diverged[2] == -1 and diverged[1] >= 1
+    for i in (0, 2):  # the healthy members: bitwise their lone runs
+        alone, alone_history = trained(config, dataset, [members[i]])
+        jax.tree.map(np.testing.assert_array_equal, train.member(together, i),
+                     train.member(alone, 0))
+        for together_m, alone_m in zip(history, alone_history, strict=True):
+            np.testing.assert_array_equal(together_m["loss"][i], alone_m["loss"][0])
+    # The diverged member stopped at its first non-finite step: its step counter stayed there,
+    # and one epoch of training alone (which reaches that step) leaves it where two do.
+    assert int(together.step[1]) == diverged[1]
+    steps_per_epoch = config.num_train // config.batch_size
+    assert diverged[1] < steps_per_epoch, "lr=1e30 should diverge within the first epoch"
+    assert not np.isfinite(history[0]["loss"][1])
+    one_epoch, _ = trained(config, dataset, [members[1]], epochs=1)
+    jax.tree.map(np.testing.assert_array_equal, train.member(together, 1),
+                 train.member(one_epoch, 0))
+
+
+def test_a_diverged_member_is_reported_and_the_run_goes_on(data_dir, tmp_path):
+    from vae_jax.report import tables
+
+    config = small(data_dir, num_epochs=2)
+    config.sweep.learning_rate = (1e-3, 1e30)
+    final = run.train_and_evaluate(config, str(tmp_path))["main"]
+    healthy, diverged = final
+    assert "diverged_at_step" not in healthy and np.isfinite(healthy["eval/nelbo"])
+    assert diverged["diverged_at_step"] >= 1 and diverged["epoch"] == 2
+    assert all(np.isnan(v) for k, v in diverged.items() if k.startswith(("train/", "eval/")))
+    logged = [r for r in logs.read_metrics(str(tmp_path)) if r["member"] == 1]
+    assert [("diverged_at_step" in r) for r in logged] == [True, True]  # listed every epoch
+    rows = tables.summarize(tables.final_records(str(tmp_path)), ["learning_rate"],
+                            ["eval/nelbo"])
+    assert rows[1]["diverged"] == 1 and np.isnan(rows[1]["eval/nelbo"][0])
+    assert rows[0]["eval/nelbo"][0] == pytest.approx(healthy["eval/nelbo"])
+    table = tables.markdown_table(rows, ["learning_rate", "eval/nelbo"], ["lr", "nelbo"])
+    assert table.splitlines()[0] == "| lr | nelbo | diverged |"
+    # When every member diverges there is nothing left to train: the run stops as a lone one.
+    config.sweep.learning_rate = (1e30, 3e30)
+    with pytest.raises(NonFiniteLossError, match="non-finite training loss.*member 1"):
+        run.train_and_evaluate(config, str(tmp_path / "all"))

@@ -9,15 +9,18 @@ directory renamed when complete).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
+from absl import logging
 
 from vae_jax.defaults import base_config
-from vae_jax.errors import CheckpointError  # noqa: F401 - re-exported for callers
+from vae_jax.errors import CheckpointError, UserError
 
 # Fields a resumed run may change without changing what the saved states mean.
 RESUMABLE_CHANGES = frozenset({
@@ -78,25 +81,46 @@ def check_or_write_config(workdir: str, config) -> None:
 
 # ------------------------------------------------------------------------------------ the states
 class Checkpointer:
-    """Saves and restores a (stacked) TrainState pytree under `directory`, one step per epoch."""
+    """Saves and restores a (stacked) TrainState pytree under `directory`, one step per epoch.
+
+    A context manager: leaving it, even by an exception, waits for the save in flight and
+    closes orbax, so no half-written `*.orbax-checkpoint-tmp*` directory or background thread
+    outlives the run. Temporary directories a killed run left are removed when one opens.
+    Writes that fail (a full disk) raise CheckpointError; nothing complete is deleted.
+    """
 
     def __init__(self, directory: str, keep: int = 3):
         # Asynchronous: the files are written while the next epoch trains (a synchronous save
         # cost ~20% of an MNIST epoch of configs/vae.py on 2 cores). A step directory is
         # finalised atomically, so an interrupted save never replaces a good checkpoint.
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True)
+        self._options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, enable_async_checkpointing=True, cleanup_tmp_directories=True)
         self.directory = os.path.abspath(directory)
-        self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self._manager = ocp.CheckpointManager(self.directory, options=self._options)
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # the run's own error is the one to report
+            self.close()
+        except CheckpointError as e:
+            logging.warning("%s", e)
 
     def latest_epoch(self) -> int | None:
         """The last epoch whose checkpoint is complete on disk (waits for one in flight)."""
-        self._manager.wait_until_finished()
+        with self._writing("finishing"):
+            self._manager.wait_until_finished()
         return self._manager.latest_step()
 
     def save(self, epoch: int, states) -> None:
         # Save a copy: the training epoch donates `states`' buffers to its successor, which
         # would otherwise overwrite them while the background write still reads them.
-        self._manager.save(epoch, args=ocp.args.StandardSave(jax.tree.map(jnp.copy, states)))
+        with self._writing(f"saving epoch {epoch}"):
+            self._manager.save(epoch, args=ocp.args.StandardSave(jax.tree.map(jnp.copy, states)))
 
     def restore(self, epoch: int, like):
         """The states saved at `epoch`, shaped and placed like `like` (freshly built states)."""
@@ -111,5 +135,59 @@ class Checkpointer:
                 "damaged; use a new --workdir (nothing was deleted)."
             ) from e
 
+    def restore_latest(self, like) -> tuple[int, object]:
+        """(epoch, states) of the newest checkpoint that restores; (0, like) when none exists.
+
+        A newest checkpoint that fails while an older one restores is damaged (a torn write,
+        a truncated file): it is moved aside to `<directory>-damaged/` with a warning, never
+        deleted. When none restores, the newest one's error is raised (another config)."""
+        epochs = sorted(self._manager.all_steps(), reverse=True)
+        if not epochs:
+            return 0, like
+        try:
+            return epochs[0], self.restore(epochs[0], like)
+        except CheckpointError as newest_error:
+            for i, epoch in enumerate(epochs[1:], start=1):
+                try:
+                    states = self.restore(epoch, like)
+                except CheckpointError:
+                    continue
+                for damaged in epochs[:i]:
+                    self._move_aside(damaged)
+                self._manager.reload()  # it listed the moved steps
+                return epoch, states
+            raise newest_error
+
+    def _move_aside(self, epoch: int) -> None:
+        aside = os.path.join(self.directory + "-damaged", str(epoch))
+        while os.path.exists(aside):
+            aside += "+"
+        os.makedirs(os.path.dirname(aside), exist_ok=True)
+        os.replace(os.path.join(self.directory, str(epoch)), aside)
+        logging.warning("checkpoint %s/%d is damaged (it does not restore while an older one "
+                        "does); moved it to %s and resuming from the one before",
+                        self.directory, epoch, aside)
+
     def close(self) -> None:
-        self._manager.close()
+        with self._writing("finishing"):
+            self._manager.close()
+        if jax.process_count() == 1:  # nothing in flight: a tmp directory is a failed write
+            for name in os.listdir(self.directory):
+                if ".orbax-checkpoint-tmp" in name:
+                    shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _writing(self, what: str):
+        try:
+            yield
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 - an OSError, or tensorstore's ValueError for one
+            complete = self._manager.all_steps()
+            raise CheckpointError(
+                f"writing a checkpoint under {self.directory} failed while {what} "
+                f"({type(e).__name__}: {str(e)[:300]}). Training stopped; the complete "
+                f"checkpoints (epochs {', '.join(map(str, sorted(complete))) or 'none'}) are "
+                "intact. Free disk space (or fix the directory's permissions) and rerun the "
+                "same command to resume."
+            ) from e

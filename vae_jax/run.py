@@ -14,8 +14,8 @@ import jax
 import numpy as np
 import tqdm
 
-from vae_jax import checkpoints, data, models, objectives, train
-from vae_jax.errors import ConfigError, NonFiniteLossError
+from vae_jax import checkpoints, data, divergence, models, objectives, train, workdir_lock
+from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
 from vae_jax.train import memory
@@ -32,10 +32,11 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
         raise ConfigError("--workdir is required: it receives the config, checkpoints and logs")
     os.makedirs(workdir, exist_ok=True)
     populations = population_lib.split(config)  # validates the sweep before anything is written
-    checkpoints.check_or_write_config(workdir, config)
-    dataset = data.load(config)
-    return {p.name: _train_population(p, dataset, workdir, len(populations) > 1)
-            for p in populations}
+    with workdir_lock.hold(workdir):  # a second run on this workdir refuses
+        checkpoints.check_or_write_config(workdir, config)
+        dataset = data.load(config)
+        return {p.name: _train_population(p, dataset, workdir, len(populations) > 1)
+                for p in populations}
 
 
 class Setup:
@@ -116,10 +117,12 @@ def _check_memory(setup: Setup, population, dataset: data.Dataset) -> None:
 
 
 def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, dataset,
-              test_images, records):
-    """Adds every member's 'eval/...' metrics to its record (all members in each program)."""
+              test_images, records, diverged):
+    """Adds every member's 'eval/...' metrics to its record (all members in each program);
+    diverged members get none from their codes (`diverged`: their steps, -1 if healthy)."""
     epoch_keys = evaluators.keys_for_epoch(keys.eval, epoch)
-    scores = jax.device_get(eval_fn(states.params, epoch_keys, hparams, test_images))
+    scores = divergence.healthy_scores(
+        jax.device_get(eval_fn(states.params, epoch_keys, hparams, test_images)), diverged)
     metrics = evaluators.summarize(names, scores, dataset, setup.config.exclude_train_labels)
     for i, record in enumerate(records):
         record.update({k: v[i] for k, v in metrics.items()})
@@ -130,27 +133,13 @@ def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, da
         probe_images = jax.device_put(dataset.train_images[: setup.config.probe_train_size])
         codes["train"] = np.asarray(encode_fn(states.params, probe_images))
     for i, record in enumerate(records):
+        if diverged[i] >= 0:
+            continue
         params = train.member(states.params, i)
         record.update(evaluators.code_metrics(
             names, {k: v[i] for k, v in codes.items()}, dataset,
             lambda images, p=params: per_example.encode_images(setup.model, p, images),
             setup.config))
-
-
-def _check_finite(metrics: dict, population, epoch: int, checkpointer, workdir: str):
-    losses = np.asarray(metrics["loss"])
-    bad = np.flatnonzero(~np.isfinite(losses))
-    if bad.size:
-        last_good = checkpointer.latest_epoch()  # waits for a save still in flight
-        labels = population.member_labels()
-        who = "; ".join(f"member {i} {labels[i]}" for i in bad[:4])
-        kept = (f"the last good checkpoint (epoch {last_good}) is kept in {workdir}"
-                if last_good else "no checkpoint had been written yet")
-        raise NonFiniteLossError(
-            f"non-finite training loss ({losses[bad[0]]}) in epoch {epoch + 1} for {who}. "
-            f"Training stopped and {kept}. Lower --config.learning_rate (or beta), or check the "
-            "data for NaNs."
-        )
 
 
 def _progress_bar(config, population, start: int, images_per_epoch: int):
@@ -160,15 +149,18 @@ def _progress_bar(config, population, start: int, images_per_epoch: int):
 
 
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
+    # Whatever ends the run (an error included), the save in flight completes and orbax closes.
+    with checkpoints.Checkpointer(os.path.join(workdir, "checkpoints", population.name),
+                                  population.static_config.keep_checkpoints) as checkpointer:
+        return _train_with(checkpointer, population, dataset, workdir, several)
+
+
+def _train_with(checkpointer, population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
     setup = Setup(config, dataset)
     _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
-    checkpointer = checkpoints.Checkpointer(
-        os.path.join(workdir, "checkpoints", population.name), config.keep_checkpoints)
-    start = checkpointer.latest_epoch() or 0
-    if start:
-        states = checkpointer.restore(start, states)
+    start, states = checkpointer.restore_latest(states)
     logger = logs.MetricLogger(workdir, start, population.name)
     images = mesh_lib.replicate(dataset.train_images, mesh)
     test_images = mesh_lib.replicate(dataset.test_images, mesh)
@@ -177,18 +169,22 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
     progress = _progress_bar(config, population, start, images_per_epoch)
     last = []
+    diverged = divergence.diverged_steps(states)
     tick = time.perf_counter()
     for epoch in range(start, config.num_epochs):
         states, metrics = programs.epoch(states, images, epoch, data_key, keys.train, hparams)
         metrics = jax.device_get(metrics)
-        _check_finite(metrics, population, epoch, checkpointer, workdir)
+        diverged, before = divergence.diverged_steps(states), diverged
+        divergence.check(diverged, before, metrics["loss"], population, epoch,
+                         checkpointer.latest_epoch, workdir)
         done = epoch + 1
         records = [{f"train/{k}": v[i] for k, v in metrics.items()}
                    for i in range(population.size)]
         if done % config.eval_every == 0 or done == config.num_epochs:
             names = programs.eval_names_at(done, config.num_epochs)
             _evaluate(setup, names, programs.evals[names], programs.encode, states, keys,
-                      hparams, done, dataset, test_images, records)
+                      hparams, done, dataset, test_images, records, diverged)
+        divergence.mark(records, diverged)
         if done % config.checkpoint_every == 0 or done == config.num_epochs:
             checkpointer.save(done, states)
         # Wall time of the whole iteration (step, eval, checkpoint, and the previous epoch's
@@ -204,8 +200,7 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
     progress.close()
     logger.close()
     if config.figures:
-        _write_figures(setup, population, states, keys, dataset, workdir, several)
-    checkpointer.close()
+        _write_figures(setup, population, states, keys, dataset, workdir, several, diverged)
     return last or _last_records(workdir, population.name)
 
 
@@ -243,12 +238,15 @@ def _last_records(workdir: str, name: str) -> list[dict]:
     return [final[i] for i in sorted(final)]
 
 
-def _write_figures(setup, population, states, keys, dataset, workdir: str, several: bool):
+def _write_figures(setup, population, states, keys, dataset, workdir: str, several: bool,
+                   diverged):
     records = logs.read_metrics(workdir)
     labels = population.member_labels()
     # Titles name what differs between the members (all Hparams would not fit).
     varying = [k for k in labels[0] if len({label[k] for label in labels}) > 1] or ["seed"]
     for i, label in enumerate(labels):
+        if diverged[i] >= 0:  # frozen at non-finite values: nothing to draw
+            continue
         tag = _member_tag(population, i, several)
         directory = os.path.join(workdir, "figures", tag)
         params = train.member(states.params, i)

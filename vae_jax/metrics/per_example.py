@@ -7,6 +7,7 @@ which walks a whole uint8 image set in fixed-size chunks inside one jitted `lax.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -75,14 +76,23 @@ def make_denoising_psnr(model, kind: str, level: jax.Array) -> PerExample:
     return psnr_terms
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _encode_chunk(model, params, images: jax.Array):
+    out = model.apply({"params": params}, data.to_float(images, None), method="encode")
+    return out[0] if isinstance(out, tuple) else out
+
+
 def encode_images(model, params, images: np.ndarray, chunk_size: int = 1000) -> np.ndarray:
-    """Posterior means (VAE) or codes (AE) of one member for uint8 images, on the host."""
-    fn = jax.jit(lambda x: model.apply({"params": params}, data.to_float(x, None),
-                                       method="encode"))
+    """Posterior means (VAE) or codes (AE) of one member for uint8 images, on the host.
+
+    One program per (model, chunk shape), the parameters an argument: FactorVAE/BetaVAE call
+    this for every batch of freshly rendered images of every member, which must not compile
+    again each time (flax modules hash by their fields, so equal models share the program).
+    """
     codes = []
     for start in range(0, len(images), chunk_size):
-        out = fn(jnp.asarray(images[start:start + chunk_size]))
-        codes.append(np.asarray(out[0] if isinstance(out, tuple) else out))
+        out = _encode_chunk(model, params, jnp.asarray(images[start:start + chunk_size]))
+        codes.append(np.asarray(out))
     return np.concatenate(codes)
 
 

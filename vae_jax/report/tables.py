@@ -20,7 +20,10 @@ def final_records(workdir: str) -> list[dict]:
 
 def summarize(records: Sequence[dict], group_by: Sequence[str], metrics: Sequence[str],
               label: dict | None = None) -> list[dict]:
-    """Rows of mean and std over the members that agree on `group_by` (hparams names)."""
+    """Rows of mean and std over the members that agree on `group_by` (hparams names).
+
+    Members whose training diverged (`diverged_at_step` in their record) are counted in the
+    row's `diverged` and left out of its means (NaN when no member of the row is left)."""
     groups: dict[tuple, list[dict]] = {}
     for record in records:
         key = tuple(record["hparams"].get(name) for name in group_by)
@@ -28,8 +31,14 @@ def summarize(records: Sequence[dict], group_by: Sequence[str], metrics: Sequenc
     rows = []
     for key, members in groups.items():
         row = dict(label or {}, **dict(zip(group_by, key, strict=True)), seeds=len(members))
+        healthy = [m for m in members if "diverged_at_step" not in m]
+        if len(healthy) < len(members):
+            row["diverged"] = len(members) - len(healthy)
         for name in metrics:
-            values = np.array([m[name] for m in members if name in m], float)
+            if not healthy:
+                row[name] = (float("nan"), float("nan"))
+                continue
+            values = np.array([m[name] for m in healthy if name in m], float)
             if len(values):
                 row[name] = (float(values.mean()), float(values.std()))
         rows.append(row)
@@ -37,11 +46,15 @@ def summarize(records: Sequence[dict], group_by: Sequence[str], metrics: Sequenc
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[str], headers: Sequence[str]) -> str:
+    """Rows as a markdown table; a `diverged` column (members left out of the means, see
+    `summarize`) is added whenever a row has one, so a diverged member is never hidden."""
+    if any("diverged" in row for row in rows) and "diverged" not in columns:
+        columns, headers = [*columns, "diverged"], [*headers, "diverged"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         cells = []
         for name in columns:
-            value = row.get(name, "")
+            value = row.get(name, 0 if name == "diverged" else "")
             if isinstance(value, tuple):
                 cells.append(f"{value[0]:.3g} ± {value[1]:.2g}")
             else:

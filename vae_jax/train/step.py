@@ -11,6 +11,7 @@ member, so member i sees exactly the batches the same config trained alone would
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import flax.struct
@@ -28,9 +29,15 @@ from vae_jax.train.schedules import Schedule
 
 @flax.struct.dataclass
 class TrainState:
+    """`diverged_step`: -1 while the member trains; else the step whose loss or gradients
+    were not finite, from which on its params, Adam state and step stay as they were (a
+    population's other members train on, see `train_step`)."""
+
     step: jax.Array
     params: dict
     opt_state: optax.OptState
+    diverged_step: jax.Array = dataclasses.field(
+        default_factory=lambda: jnp.full((), -1, jnp.int32))
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -83,8 +90,22 @@ def train_step(state: TrainState, x: jax.Array, key: jax.Array, hparams: Hparams
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     lr = hparams.learning_rate * schedule(state.step)
     params = jax.tree.map(lambda p, u: p - lr * u, state.params, updates)
-    new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state)
-    return new_state, metrics
+    new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state,
+                           diverged_step=state.diverged_step)
+    return _unless_diverged(state, new_state, metrics["loss"], grads), metrics
+
+
+def _unless_diverged(state: TrainState, new_state: TrainState, loss, grads) -> TrainState:
+    """`new_state` if the member still trains and its loss and gradients are finite; else
+    `state` frozen, with the step where that first happened. A select: a healthy member's
+    values are exactly those of the plain update (bitwise equal to a lone run)."""
+    finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
+        [jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
+    healthy = state.diverged_step < 0
+    ok = healthy & finite
+    kept = jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_state, state)
+    return kept.replace(diverged_step=jnp.where(healthy & ~finite, state.step,
+                                                state.diverged_step))
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
