@@ -64,3 +64,40 @@ def test_anomaly_aucs_and_final_nll_in_the_log_match_a_recomputation(tiny_config
         expected = probes.roc_auc(scores[name], is_zero)
         assert last[f"eval/anomaly_auc_{name}"] == pytest.approx(expected, abs=1e-6)
         assert 0.0 <= expected <= 1.0
+
+
+def test_probes_are_fitted_on_binary_images_like_the_test_set_they_score(tiny_config, tmp_path,
+                                                                          monkeypatch):
+    """Dynamic binarisation: the probes' training images are one fixed binary sample (the test
+    set is binary too), not the grey-level images; static and none keep the loaded images."""
+    seen = []
+    make_encoder = evaluators.make_population_encoder
+
+    def spying_encoder(setup):
+        encode = make_encoder(setup)
+
+        def spy(params, images):
+            jax.debug.callback(lambda x: seen.append(np.asarray(x)), images)
+            return encode(params, images)
+
+        return spy
+
+    monkeypatch.setattr(evaluators, "make_population_encoder", spying_encoder)
+    tiny_config.num_epochs, tiny_config.probe_train_size = 1, 300
+    tiny_config.evals = ("elbo", "linear_probe")
+    run.train_and_evaluate(tiny_config, str(tmp_path))
+    dataset = data.load(tiny_config)
+    test_seen, train_seen = seen
+    np.testing.assert_array_equal(test_seen, dataset.test_images)
+    assert np.isin(dataset.train_images, (0, 255)).mean() < 0.95  # grey levels were loaded
+    assert np.isin(train_seen, (0, 255)).all()
+    np.testing.assert_array_equal(train_seen, data.binarize(
+        dataset.train_images[:300], evaluators.PROBE_BINARIZATION_SEED))
+    # The same images in every run, whatever the seeds.
+    tiny_config.seed, tiny_config.data_seed = 5, 6
+    np.testing.assert_array_equal(evaluators.probe_train_images(dataset, tiny_config), train_seen)
+    for binarization in ("static", "none"):
+        tiny_config.binarization = binarization
+        dataset = data.load(tiny_config)
+        np.testing.assert_array_equal(evaluators.probe_train_images(dataset, tiny_config),
+                                      dataset.train_images[:300])

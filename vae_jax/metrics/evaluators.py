@@ -27,6 +27,9 @@ ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
 ON_CODES = ("active_units", "sparsity") + ON_LABELS + ON_FACTORS
 ON_SCORES = ("anomaly",)
 ALL = JITTED + ON_SCORES + ON_CODES
+# Under dynamic binarisation the probes' training images are binarised once with this key (as
+# the test set is with data.TEST_BINARIZATION_SEED): fitted and scored on the same kind of input.
+PROBE_BINARIZATION_SEED = 20151102
 
 
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:
@@ -103,6 +106,17 @@ def summarize(names, scores: dict[str, np.ndarray], dataset: data.Dataset,
                 out[f"eval/anomaly_auc_{k}"] = np.array(
                     [probes.roc_auc(member, is_anomaly) for member in scores[k]])
     return out
+
+
+def probe_train_images(dataset: data.Dataset, config) -> np.ndarray:
+    """The first `config.probe_train_size` training images, as the probes' fitting set: binary
+    like the test images they are scored on. Static binarisation and `none` keep the training
+    images as loaded (already binary, or grey like the test set); dynamic binarisation draws one
+    fixed sample of them (PROBE_BINARIZATION_SEED, the same in every run)."""
+    images = dataset.train_images[: config.probe_train_size]
+    if config.binarization == "dynamic" and config.dataset != "binarized_mnist":
+        images = data.binarize(images, PROBE_BINARIZATION_SEED)
+    return images
 
 
 def make_population_encoder(setup):
