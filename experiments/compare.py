@@ -6,7 +6,7 @@ Runtime and numbers: in configs/compare.py and README.md (measured, not assumed)
 
 Trains an AE population (one member per seed) and a VAE population (betas x seeds) with
 run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md: a table with a row per
-(model, beta) of mean ± std over seeds, and figures side by side.
+(model, beta) of mean ± sample std (ddof = 1) over seeds, and figures side by side.
 """
 
 import json
@@ -66,7 +66,8 @@ def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, second
     lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", "",
              f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
              f"MLP {tuple(config.hidden)}, {config.latents} latents, batch {config.batch_size}; "
-             f"mean ± std over seeds {tuple(config.sweep.seed)}; test set of "
+             f"{tables.spread_label(len(config.sweep.seed or (config.seed,)))} "
+             f"{tuple(config.sweep.seed or (config.seed,))}; test set of "
              f"{config.num_test or 'all'} images. Wall time {seconds / 60:.1f} min.", "",
              "Reconstruction and ELBO terms in nats per image (lower is better); MIG, "
              "FactorVAE and DCI in [0, 1] (higher is more disentangled).", "", table, "",

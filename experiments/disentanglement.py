@@ -5,9 +5,9 @@ Command:  python experiments/disentanglement.py --workdir=/tmp/disentanglement
 Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/disentanglement.py and README.md.
 
 Trains the sweep of configs/disentanglement.py with run.train_and_evaluate (all members in one
-jitted program), then writes DIR/results.json, DIR/metrics_vs_beta.png (mean ± std over seeds of
-MIG, SAP, DCI, FactorVAE and BetaVAE scores, active units, KL) and DIR/REPORT.md with the table
-and the latent traversals of the members with the highest and the lowest MIG.
+jitted program), then writes DIR/results.json, DIR/metrics_vs_beta.png (mean ± sample std over
+seeds of MIG, SAP, DCI, FactorVAE and BetaVAE scores, active units, KL) and DIR/REPORT.md with the
+table and the latent traversals of the members with the highest and the lowest MIG.
 """
 
 import json
@@ -60,7 +60,7 @@ def main(argv):
         betas, {METRICS[k]: (np.array([row[k][0] for row in rows]),
                              np.array([row[k][1] for row in rows])) for k in present},
         os.path.join(workdir, "metrics_vs_beta.png"), "beta",
-        f"sprites, mean ± std over {rows[0]['seeds']} seeds", logx=True)
+        f"sprites, {tables.spread_label(rows[0]['seeds'])}", logx=True)
     ranked = sorted(records, key=lambda r: r[RANKED_BY])
     best, worst = ranked[-1], ranked[0]
 
