@@ -57,7 +57,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.objective = "default"
     config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
-    config.tc_estimator = "mws"  # tcvae: mws (the paper's main text) | mss (stratified, unbiased)
+    # tcvae: mws (weighted, the paper's main text) | mss (stratified, the paper's weights) |
+    # mss_even (stratified, the other examples weighted evenly); see penalties.tc_log_weights
+    config.tc_estimator = "mws"
 
     # Hparams (arrays; sweepable within one program).
     config.beta = 1.0
