@@ -57,12 +57,14 @@ def member_figures(workdir: str, record: dict) -> list[str]:
     return [os.path.join(workdir, "figures", tag, name) for name in FIGURES]
 
 
-def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float):
+def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float,
+                 records: list[dict]):
     present = [(k, h) for k, h in METRICS
                if any(k in row for rows in rows_by_model.values() for row in rows)]
     rows = [row for rows in rows_by_model.values() for row in rows]
-    table = tables.markdown_table(rows, ["model", "beta", "seeds"] + [k for k, _ in present],
-                                  ["model", "beta", "seeds"] + [h for _, h in present])
+    columns = ["model", "beta", "seeds"] + [k for k, _ in present]
+    table = tables.markdown_table(rows, columns, tables.name_dci_model(
+        columns, ["model", "beta", "seeds"] + [h for _, h in present], records))
     lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", "",
              f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
              f"MLP {tuple(config.hidden)}, {config.latents} latents, batch {config.batch_size}; "
@@ -101,7 +103,8 @@ def main(argv):
                 name = model if model == "ae" else f"vae beta={record['hparams']['beta']:g}"
                 firsts[name] = (record, workdir)
     seconds = time.time() - start
-    write_report(out_dir, rows_by_model, firsts, config, seconds)
+    write_report(out_dir, rows_by_model, firsts, config, seconds,
+                 [r for result in results.values() for r in result["members"]])
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(dict(results, seconds=seconds), f, indent=2)
     print(open(os.path.join(out_dir, "REPORT.md")).read().split("## Figures")[0])

@@ -101,3 +101,21 @@ def test_probes_are_fitted_on_binary_images_like_the_test_set_they_score(tiny_co
         dataset = data.load(tiny_config)
         np.testing.assert_array_equal(evaluators.probe_train_images(dataset, tiny_config),
                                       dataset.train_images[:300])
+
+
+def test_dci_records_name_the_importance_model_they_used(tiny_config):
+    """The DCI scores come from config.dci_importance_model, and the record says which."""
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 3, (200, 2))
+    codes = factors + 0.3 * rng.normal(size=(200, 2))
+    dataset = data.Dataset("arrays", np.zeros((1, 2, 2, 1), np.uint8),
+                           np.zeros((200, 2, 2, 1), np.uint8), test_factors=factors)
+    tiny_config.dci_importance_model = "gradient_boosting"
+    out = evaluators.code_metrics(("dci",), {"test": codes}, dataset, None, tiny_config)
+    assert out["dci_importance_model"] == "gradient_boosting"
+    from vae_jax.metrics import disentanglement
+
+    expected = disentanglement.dci(codes, factors, importance_model="gradient_boosting")
+    assert {k: out[f"eval/dci_{k}"] for k in expected} == expected
+    forest = disentanglement.dci(codes, factors, importance_model="random_forest")
+    assert forest != expected  # the two models score differently: the label matters

@@ -23,3 +23,12 @@ def test_summarize_gives_the_sample_std_over_seeds():
     assert "| vae | 1.0 | 2.5 ± 1.3 |" in table
     assert "| vae | 4.0 | 7 |" in table  # one seed: the mean alone, no "± nan"
     assert tables.spread_label(3) == "mean ± sample std (ddof = 1) over 3 seeds"
+
+
+def test_dci_headers_name_the_importance_model_of_the_records():
+    columns, headers = ["beta", "eval/mig", "eval/dci_disentanglement"], ["beta", "MIG", "DCI dis."]
+    records = [{"dci_importance_model": "random_forest"}, {"eval/mig": 0.1}]
+    assert tables.name_dci_model(columns, headers, records) == [
+        "beta", "MIG", "DCI dis. (random forest)"]
+    assert tables.name_dci_model(columns, headers, [{}])[-1] == (
+        "DCI dis. (importance model not recorded)")

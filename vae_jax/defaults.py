@@ -103,6 +103,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.nll_batch_size = 50
     config.probe_train_size = 10_000  # training codes the probes are fitted on
     config.disentanglement_votes = 2000  # FactorVAE/BetaVAE classifier training points
+    # dci's importance model: random_forest | gradient_boosting (metrics.disentanglement.dci);
+    # records and reports that give DCI name it (record field dci_importance_model).
+    config.dci_importance_model = "random_forest"
     config.checkpoint_every = 1  # epochs
     config.keep_checkpoints = 3
     config.figures = True

@@ -139,8 +139,9 @@ def keys_for_epoch(eval_keys, epoch: int):
 
 
 def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Dataset,
-                 encode_images, config) -> dict[str, float]:
-    """Metrics of one member from its codes {'train': [N, L], 'test': [N, L]}.
+                 encode_images, config) -> dict[str, float | str]:
+    """Metrics of one member from its codes {'train': [N, L], 'test': [N, L]}, and with `dci`
+    the label 'dci_importance_model' (config.dci_importance_model).
 
     `encode_images(uint8 images) -> codes` encodes freshly rendered images (FactorVAE/BetaVAE).
     """
@@ -165,8 +166,8 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
     if "sap" in names:
         out["eval/sap"] = disentanglement.sap(test, factors)
     if "dci" in names:
-        for k, v in disentanglement.dci(test, factors).items():
-            out[f"eval/dci_{k}"] = v
+        scores = disentanglement.dci(test, factors, importance_model=config.dci_importance_model)
+        out |= {f"eval/dci_{k}": v for k, v in scores.items()}
     if "factor_vae" in names or "beta_vae" in names:
         ground_truth = _ground_truth(dataset)
         rng = np.random.default_rng(config.data_seed)
@@ -180,7 +181,10 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
             out["eval/beta_vae"] = disentanglement.beta_vae_score(
                 encode_fn, ground_truth, rng, num_train=config.disentanglement_votes,
                 num_eval=config.disentanglement_votes // 2)
-    return {k: float(v) for k, v in out.items()}
+    out = {k: float(v) for k, v in out.items()}
+    if "dci" in names:  # a label, not a metric: which importance model the DCI scores used
+        out["dci_importance_model"] = config.dci_importance_model
+    return out
 
 
 def _ground_truth(dataset: data.Dataset):

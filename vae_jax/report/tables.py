@@ -53,6 +53,18 @@ def summarize(records: Sequence[dict], group_by: Sequence[str], metrics: Sequenc
     return rows
 
 
+def name_dci_model(columns: Sequence[str], headers: Sequence[str],
+                   records: Sequence[dict]) -> list[str]:
+    """`headers`, with the importance model that the members' records name (the
+    'dci_importance_model' label) added to those of DCI columns ('eval/dci_*'): DCI scores of
+    different importance models differ (metrics.disentanglement.dci)."""
+    models = sorted({r["dci_importance_model"] for r in records if "dci_importance_model" in r})
+    suffix = (f" ({', '.join(m.replace('_', ' ') for m in models)})" if models
+              else " (importance model not recorded)")
+    return [h + suffix if c.startswith("eval/dci_") else h
+            for c, h in zip(columns, headers, strict=True)]
+
+
 def markdown_table(rows: Sequence[dict], columns: Sequence[str], headers: Sequence[str]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
