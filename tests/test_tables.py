@@ -23,6 +23,7 @@ def test_summarize_gives_the_sample_std_over_seeds():
     assert "| vae | 1.0 | 2.5 ± 1.3 |" in table
     assert "| vae | 4.0 | 7 |" in table  # one seed: the mean alone, no "± nan"
     assert tables.spread_label(3) == "mean ± sample std (ddof = 1) over 3 seeds"
+    assert tables.spread_label(1) == "one seed (no spread)"
 
 
 def test_dci_headers_name_the_importance_model_of_the_records():

@@ -32,6 +32,8 @@ def mean_std(values) -> tuple[float, float]:
 
 def spread_label(num_seeds: int) -> str:
     """How a table's '±' reads, for the report text."""
+    if num_seeds == 1:
+        return "one seed (no spread)"
     return f"mean ± sample std (ddof = 1) over {num_seeds} seeds"
 
 
