@@ -16,7 +16,6 @@ import os
 import sys
 import time
 
-import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -40,13 +39,13 @@ COLUMNS = {("ae", "eval/anomaly_auc_recon"): "AE recon",
 
 
 def auc_rows(records: list[dict], held_out: int) -> dict:
-    """{'held_out': c, header: (mean, std) over seeds} for one run's final records."""
+    """{'held_out': c, header: (mean, sample std) over seeds} for one run's final records."""
     row = {"held_out": held_out}
     for (model, metric), header in COLUMNS.items():
         values = [r[metric] for r in records
                   if r["population"] == f"model-{model}" and metric in r]
         if values:
-            row[header] = (float(np.mean(values)), float(np.std(values)))
+            row[header] = tables.mean_std(values)
     return row
 
 
@@ -69,7 +68,7 @@ def main(argv):
         for header in COLUMNS.values():
             values = [row[header][0] for row in rows if header in row]
             if values:
-                mean_row[header] = (float(np.mean(values)), float(np.std(values)))
+                mean_row[header] = tables.mean_std(values)
         rows.append(mean_row)
         results[dataset] = rows
         headers = ["held-out class"] + list(COLUMNS.values())
@@ -80,9 +79,9 @@ def main(argv):
     header = ["# Anomaly detection: ROC-AUC of the held-out class", "",
               f"{config.num_epochs} epochs on the other classes' training images, MLP "
               f"{tuple(config.hidden)}, {config.latents} latents; scores on the whole test set "
-              f"(reconstruction NLL or negative ELBO, nats); mean ± std over seeds {seeds} "
-              "(the 'mean' row: over held-out classes). 0.5 is chance. "
-              f"Wall time {seconds / 60:.1f} min.", ""]
+              f"(reconstruction NLL or negative ELBO, nats); {tables.spread_label(len(seeds))} "
+              f"{seeds} (the 'mean' row: mean ± sample std over held-out classes). 0.5 is "
+              f"chance. Wall time {seconds / 60:.1f} min.", ""]
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write("\n".join(header + lines))
     with open(os.path.join(out_dir, "results.json"), "w") as f:

@@ -6,7 +6,7 @@ Runtime and numbers: in configs/compare.py and docs/results.md (measured, not as
 
 Trains an AE population (one member per seed) and a VAE population (betas x seeds) with
 run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md: a table with a row per
-(model, beta) of mean ± std over seeds, and figures side by side.
+(model, beta) of mean ± sample std (ddof = 1) over seeds, and figures side by side.
 """
 
 import json
@@ -57,16 +57,19 @@ def member_figures(workdir: str, record: dict) -> list[str]:
     return [os.path.join(workdir, "figures", tag, name) for name in FIGURES]
 
 
-def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float):
+def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float,
+                 records: list[dict]):
     present = [(k, h) for k, h in METRICS
                if any(k in row for rows in rows_by_model.values() for row in rows)]
     rows = [row for rows in rows_by_model.values() for row in rows]
-    table = tables.markdown_table(rows, ["model", "beta", "seeds"] + [k for k, _ in present],
-                                  ["model", "beta", "seeds"] + [h for _, h in present])
+    columns = ["model", "beta", "seeds"] + [k for k, _ in present]
+    table = tables.markdown_table(rows, columns, tables.name_dci_model(
+        columns, ["model", "beta", "seeds"] + [h for _, h in present], records))
     lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", "",
              f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
              f"MLP {tuple(config.hidden)}, {config.latents} latents, batch {config.batch_size}; "
-             f"mean ± std over seeds {tuple(config.sweep.seed)}; test set of "
+             f"{tables.spread_label(len(config.sweep.seed or (config.seed,)))} "
+             f"{tuple(config.sweep.seed or (config.seed,))}; test set of "
              f"{config.num_test or 'all'} images. Wall time {seconds / 60:.1f} min.", "",
              "Reconstruction and ELBO terms in nats per image (lower is better); MIG, "
              "FactorVAE and DCI in [0, 1] (higher is more disentangled).", "", table, "",
@@ -100,7 +103,8 @@ def main(argv):
                 name = model if model == "ae" else f"vae beta={record['hparams']['beta']:g}"
                 firsts[name] = (record, workdir)
     seconds = time.time() - start
-    write_report(out_dir, rows_by_model, firsts, config, seconds)
+    write_report(out_dir, rows_by_model, firsts, config, seconds,
+                 [r for result in results.values() for r in result["members"]])
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(dict(results, seconds=seconds), f, indent=2)
     print(open(os.path.join(out_dir, "REPORT.md")).read().split("## Figures")[0])

@@ -5,9 +5,9 @@ Command:  python experiments/disentanglement.py --workdir=/tmp/disentanglement
 Hardware: 2-core CPU, no GPU. Runtime, numbers: configs/disentanglement.py, docs/results.md.
 
 Trains the sweep of configs/disentanglement.py with run.train_and_evaluate (all members in one
-jitted program), then writes DIR/results.json, DIR/metrics_vs_beta.png (mean ± std over seeds of
-MIG, SAP, DCI, FactorVAE and BetaVAE scores, active units, KL) and DIR/REPORT.md with the table
-and the latent traversals of the members with the highest and the lowest MIG.
+jitted program), then writes DIR/results.json, DIR/metrics_vs_beta.png (mean ± sample std over
+seeds of MIG, SAP, DCI, FactorVAE and BetaVAE scores, active units, KL) and DIR/REPORT.md with the
+table and the latent traversals of the members with the highest and the lowest MIG.
 """
 
 import json
@@ -55,12 +55,15 @@ def main(argv):
     rows = tables.summarize(records, ["beta"], list(METRICS))
     rows.sort(key=lambda row: row["beta"])
     present = [k for k in METRICS if any(k in row for row in rows)]
+    # DCI headers name their importance model (from the records).
+    headers = dict(zip(present, tables.name_dci_model(present, [METRICS[k] for k in present],
+                                                      records), strict=True))
     betas = np.array([row["beta"] for row in rows])
     plot_path = plots.errorbars(
-        betas, {METRICS[k]: (np.array([row[k][0] for row in rows]),
+        betas, {headers[k]: (np.array([row[k][0] for row in rows]),
                              np.array([row[k][1] for row in rows])) for k in present},
         os.path.join(workdir, "metrics_vs_beta.png"), "beta",
-        f"sprites, mean ± std over {rows[0]['seeds']} seeds", logx=True)
+        f"sprites, {tables.spread_label(rows[0]['seeds'])}", logx=True)
     ranked = sorted(records, key=lambda r: r[RANKED_BY])
     best, worst = ranked[-1], ranked[0]
 
@@ -76,7 +79,7 @@ def main(argv):
              f"{config.disentanglement_votes} freshly rendered votes). Wall time "
              f"{seconds / 60:.1f} min.", "",
              tables.markdown_table(rows, ["beta", "seeds"] + present,
-                                   ["beta", "seeds"] + [METRICS[k] for k in present]), "",
+                                   ["beta", "seeds"] + [headers[k] for k in present]), "",
              f"![metrics against beta]({os.path.basename(plot_path)})", "",
              f"## Traversals: highest MIG, {describe(best)} / lowest, {describe(worst)}", "",
              tables.image_row([member_traversals(workdir, best),

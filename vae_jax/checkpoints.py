@@ -27,7 +27,7 @@ RESUMABLE_CHANGES = frozenset({
     "num_epochs", "eval_every", "checkpoint_every", "keep_checkpoints", "figures", "progress",
     "data_dir", "tfds_data_dir", "evals", "final_evals", "nll_samples", "nll_chunk",
     "nll_batch_size", "eval_batch_size", "memory_limit_gb", "member_map", "probe_train_size",
-    "disentanglement_votes",
+    "disentanglement_votes", "dci_importance_model",
 })
 
 

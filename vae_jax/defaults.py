@@ -60,7 +60,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
     # factor_vae: the discriminator's hidden widths (Kim & Mnih: six layers of 1000, leaky ReLU).
     config.discriminator_hidden = (1000, 1000, 1000, 1000, 1000, 1000)
-    config.tc_estimator = "mws"  # tcvae: mws (the paper's main text) | mss (stratified, unbiased)
+    # tcvae: mws (weighted, the paper's main text) | mss (stratified, the paper's weights) |
+    # mss_even (stratified, the other examples weighted evenly); see penalties.tc_log_weights
+    config.tc_estimator = "mws"
 
     # Hparams (arrays; sweepable within one program).
     config.beta = 1.0  # weight of the KL term (1 = the ELBO); tcvae: of the TC term
@@ -107,6 +109,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.nll_batch_size = 50  # images at once in the nll evaluator
     config.probe_train_size = 10_000  # training codes the probes are fitted on
     config.disentanglement_votes = 2000  # FactorVAE/BetaVAE classifier training points
+    # dci's importance model: random_forest | gradient_boosting (metrics.disentanglement.dci);
+    # records and reports that give DCI name it (record field dci_importance_model).
+    config.dci_importance_model = "random_forest"
     config.checkpoint_every = 1  # epochs
     config.keep_checkpoints = 3  # newest checkpoints kept per population
     config.figures = True  # PNG figures of every member after training

@@ -130,7 +130,7 @@ def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, da
         return
     codes = {"test": np.asarray(encode_fn(states.params, test_images))}
     if any(n in evaluators.ON_LABELS for n in names):
-        probe_images = jax.device_put(dataset.train_images[: setup.config.probe_train_size])
+        probe_images = jax.device_put(evaluators.probe_train_images(dataset, setup.config))
         codes["train"] = np.asarray(encode_fn(states.params, probe_images))
     for i, record in enumerate(records):
         if diverged[i] >= 0:

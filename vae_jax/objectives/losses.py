@@ -105,7 +105,7 @@ def make_tcvae_loss(model, log_likelihood, dataset_size: int, estimator: str = "
                     corruption_kind: str = "none") -> LossFn:
     """beta-TCVAE (Chen et al. 2018): recon + alpha * MI + beta * TC + gamma * dimension-wise KL,
     the three terms estimated on the batch by minibatch-weighted (mws) or minibatch-stratified
-    (mss) sampling (penalties.tc_decomposition)."""
+    (mss: the paper's weights; mss_even: an even spread) sampling (penalties.tc_log_weights)."""
 
     def loss_fn(params, x, key, hparams, step=0):
         x_in, key = denoising.encoder_input(x, key, hparams, corruption_kind)
