@@ -85,10 +85,10 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[str], headers: Sequen
     for row in rows:
         cells = []
         for name in columns:
-    """Rows of (mean, sample std) over the members that agree on `group_by` (hparams names).
-
-    Members whose training diverged (`diverged_at_step` in their record) are counted in the
-    row's `diverged` and left out of its means (NaN when no member of the row is left)."""
+            value = row.get(name, 0 if name == "diverged" else "")
+            if isinstance(value, tuple) and np.isnan(value[1]):
+                cells.append(f"{value[0]:.3g}")  # one seed: no spread
+            elif isinstance(value, tuple):
                 cells.append(f"{value[0]:.3g} ± {value[1]:.2g}")
             else:
                 cells.append(str(value))
