@@ -30,6 +30,7 @@ from vae_jax.errors import DataError
 
 DATASETS = ("mnist", "fashion_mnist", "binarized_mnist", "sprites", "arrays")
 BINARIZATIONS = ("dynamic", "static", "none")
+DATA_SOURCES = ("auto", "idx", "tfds")  # of mnist / fashion_mnist: IDX files, else TFDS
 DATA_DIR_ENV = "VAE_JAX_DATA_DIR"
 # The test set is binarised once with this key whatever the run's seeds, so that test numbers
 # of different runs are computed on the very same binary images.
