@@ -42,7 +42,10 @@ def parse_flags(argv: list[str]) -> list[str]:
     type, a missing flag) becomes one 'error: ...' line and exit 2; the traceback (55 lines
     from ml_collections for a misspelt field) only with --verbose."""
     try:
-        return flags.FLAGS(argv)
+        argv = flags.FLAGS(argv)
+        if "config" in flags.FLAGS and flags.FLAGS["config"].value is not None:
+            flags.FLAGS["config"].value.keys()  # a file that failed to load raises OSError here
+        return argv
     except Exception as e:  # noqa: BLE001 - flag parsing fails with many types, all usage errors
         if _wants_traceback(argv):
             traceback.print_exc()

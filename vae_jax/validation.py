@@ -208,10 +208,12 @@ def check_value(name: str, value, where: str = "") -> None:
     for element in elements:
         if kind == "str" and rule.choices and isinstance(element, str) \
                 and element not in rule.choices:
+            quoting = (f"; quote each string of a tuple: --{where}=\"('a', 'b')\""
+                       if rule.kind == "strs" and any(c in element for c in "(),") else "")
             raise ConfigError(
                 f"unknown {name} {element!r}{closest(element, rule.choices)}"
                 f"{'' if where == f'config.{name}' else f' in {where}'}; "
-                f"choose one of {', '.join(rule.choices)} {fix}")
+                f"choose one of {', '.join(rule.choices)} {fix}{quoting}")
         problem = _check_element(rule, kind, element)
         if problem:
             each = "each element " if kind != rule.kind else ""
