@@ -2,7 +2,8 @@
 
     python tests/cli_driver.py < cases.json > results.json
 
-cases.json is a list of argument lists; results.json a list of {"rc", "stderr", "seconds"}.
+cases.json is a list of argument lists; results.json a list of {"rc", "stdout", "stderr",
+"seconds"}.
 The library is imported once; each command line then runs in a forked child exactly as
 `python -m vae_jax.main` runs it (runpy, `__main__`, its own flags), so a case costs
 milliseconds instead of the seconds an interpreter needs to import JAX.
@@ -20,11 +21,11 @@ sys.path.insert(0, os.getcwd())
 import vae_jax.run  # noqa: E402, F401 - the slow imports, done once before forking
 
 
-def _child(args: list[str], err_path: str) -> None:
-    """In the forked child: stdout and stderr to a file, run the command, exit with its code."""
-    with open(err_path, "w") as err:
-        os.dup2(err.fileno(), 2)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+def _child(args: list[str], out_path: str, err_path: str) -> None:
+    """In the forked child: stdout and stderr to files, run the command, exit with its code."""
+    for path, fd in ((out_path, 1), (err_path, 2)):
+        with open(path, "w") as f:
+            os.dup2(f.fileno(), fd)
     sys.argv = ["vae_jax/main.py", *args]
     code = 0
     try:
@@ -42,20 +43,19 @@ def _child(args: list[str], err_path: str) -> None:
 
 
 def run_case(args: list[str]) -> dict:
-    with tempfile.NamedTemporaryFile(suffix=".stderr", delete=False) as f:
-        err_path = f.name
-    start = time.perf_counter()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        _child(args, err_path)
-    _, status = os.waitpid(pid, 0)
-    seconds = time.perf_counter() - start
-    with open(err_path) as f:
-        stderr = f.read()
-    os.remove(err_path)
-    return {"rc": os.waitstatus_to_exitcode(status), "stderr": stderr, "seconds": seconds}
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path, err_path = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+        start = time.perf_counter()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(args, out_path, err_path)
+        _, status = os.waitpid(pid, 0)
+        seconds = time.perf_counter() - start
+        with open(out_path) as out, open(err_path) as err:
+            return {"rc": os.waitstatus_to_exitcode(status), "stdout": out.read(),
+                    "stderr": err.read(), "seconds": seconds}
 
 
 if __name__ == "__main__":
