@@ -14,7 +14,16 @@ import jax
 import numpy as np
 import tqdm
 
-from vae_jax import checkpoints, data, divergence, models, objectives, train, workdir_lock
+from vae_jax import (
+    checkpoints,
+    data,
+    divergence,
+    models,
+    objectives,
+    train,
+    validation,
+    workdir_lock,
+)
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
@@ -28,6 +37,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
 
     Returns {population name: [last metrics record of each member]}.
     """
+    validation.check(config)  # before anything is written, loaded or compiled
     if not workdir:
         raise ConfigError("--workdir is required: it receives the config, checkpoints and logs")
     os.makedirs(workdir, exist_ok=True)
