@@ -26,7 +26,7 @@ import numpy as np
 from vae_jax import checkpoints, data, train
 from vae_jax import hparams as hparams_lib
 from vae_jax import run as run_lib
-from vae_jax.errors import CheckpointError, ConfigError, DataError
+from vae_jax.errors import ConfigError, DataError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs
 from vae_jax.train import population as population_lib
@@ -70,25 +70,12 @@ class Run:
         if not 0 <= index < members.size:
             raise ConfigError(f"population {population!r} of {self.workdir} has members "
                               f"0..{members.size - 1}, not {index}")
-        directory = os.path.join(self.workdir, "checkpoints", population)
-        if not os.path.isdir(directory):
-            raise CheckpointError(f"no checkpoints in {directory}: the run has not saved one "
-                                  "yet (checkpoint_every) or the workdir is incomplete")
         config = members.configs[index]
         setup = run_lib.Setup(config, self.dataset)
-        shapes = jax.eval_shape(lambda: train.create_state(
-            jax.random.key(0), setup.model, setup.tx, self.dataset.image_shape,
-            setup.output_bias).params)
-        checkpointer = checkpoints.Checkpointer(directory)
-        try:
-            epoch = checkpointer.latest_epoch()
-            if epoch is None:
-                raise CheckpointError(f"no complete checkpoint in {directory}")
-            params = checkpointer.restore_member(epoch, index, shapes)
-        finally:
-            checkpointer.close()
-        return Member(self, population, index, config, setup, jax.tree.map(jnp.asarray, params),
-                      epoch)
+        params, epoch = run_lib.restore_member(
+            setup, self.dataset.image_shape,
+            os.path.join(self.workdir, "checkpoints", population), index)
+        return Member(self, population, index, config, setup, params, epoch)
 
 
 class Member:

@@ -162,7 +162,7 @@ class Checkpointer:
                                   f"({e.strerror}); epochs saved: {self.epochs()}") from e
         context = ocp.type_handlers.get_ts_context(use_ocdbt=layout.get("use_ocdbt", True))
         leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
-        opened = [ts.open(_read_spec(step_dir, layout, item, path), context=context)
+        opened = [ts.open(_read_spec(step_dir, layout, item, path, context), context=context)
                   for path, _ in leaves]
         reads = []
         for (path, leaf), future in zip(leaves, opened, strict=True):
@@ -188,9 +188,10 @@ class Checkpointer:
         self._manager.close()
 
 
-def _read_spec(step_dir: str, layout: dict, item: str, path) -> dict:
+def _read_spec(step_dir: str, layout: dict, item: str, path, context) -> dict:
     """The tensorstore spec orbax reads the stacked array at `item`.`path` with."""
     name = ".".join((item, *(str(k.key) for k in path)))
     info = ocp.type_handlers.ParamInfo(name=name, parent_dir=epath.Path(step_dir),
-                                       use_zarr3=layout.get("use_zarr3", False))
+                                       use_zarr3=layout.get("use_zarr3", False),
+                                       ts_context=context)
     return ocp.type_handlers.get_json_tspec_read(info, use_ocdbt=layout.get("use_ocdbt", True))
