@@ -33,4 +33,5 @@ def get_config():
     config.num_epochs = 10
     config.eval_every = 10
     config.evals = ("elbo", "active_units")
+    config.keep_checkpoints = 1  # its experiment reads the last one only (resumes from it)
     return config

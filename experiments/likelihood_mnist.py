@@ -59,9 +59,10 @@ def likelihood_config(config, budget: int):
     return config
 
 
-def latent2_config(epochs: int, data_dir: str):
+def latent2_config(epochs: int, data_dir: str, keep_checkpoints: int):
     config = vae_config.get_config()
     config.latents, config.num_epochs, config.data_dir = 2, epochs, data_dir
+    config.keep_checkpoints = keep_checkpoints  # as the main models (configs/iwae.py: 1)
     return config
 
 
@@ -80,7 +81,8 @@ def main(argv):
     figures_dir = None
     if FLAGS.latent2_epochs:
         figures_dir = os.path.join(workdir, "latent2")
-        run.train_and_evaluate(latent2_config(FLAGS.latent2_epochs, config.data_dir), figures_dir)
+        run.train_and_evaluate(latent2_config(FLAGS.latent2_epochs, config.data_dir,
+                                              config.keep_checkpoints), figures_dir)
 
     rows = []
     for record in records:

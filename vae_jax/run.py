@@ -290,18 +290,34 @@ def load_trained(config, workdir: str, dataset: data.Dataset | None = None):
     return loaded
 
 
+def restore_member(setup: Setup, image_shape, directory: str, index: int):
+    """(params of member `index`, epoch) from the latest checkpoint in `directory` (one
+    population's), reading that member's arrays only."""
+    shapes = jax.eval_shape(lambda: train.create_state(
+        jax.random.key(0), setup.model, setup.tx, image_shape, setup.output_bias).params)
+    if not os.path.isdir(directory):
+        raise checkpoints.CheckpointError(f"no checkpoints in {directory}: the run has not "
+                                          "saved one yet, or the workdir is incomplete")
+    checkpointer = checkpoints.Checkpointer(directory)
+    try:
+        epoch = checkpointer.latest_epoch()
+        if epoch is None:
+            raise checkpoints.CheckpointError(f"no complete checkpoint in {directory}")
+        params = checkpointer.restore_member(epoch, index, shapes)
+    finally:
+        checkpointer.close()
+    return jax.tree.map(jax.numpy.asarray, params), epoch
+
+
 def load_member(workdir: str, population_name: str = "main", index: int = 0):
-    """(model, params, member config) of one member, from the workdir's config.json alone."""
-    import json
-
-    import ml_collections
-
-    with open(os.path.join(workdir, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    for key in ("hidden", "conv_channels", "evals", "final_evals", "exclude_train_labels"):
-        config[key] = tuple(config[key])
-    for population, setup, states, _ in load_trained(config, workdir):
+    """(model, params, member config) of one member, from the workdir's config.json alone,
+    reading that member's parameters only (vae_jax.load_run offers more)."""
+    config = checkpoints.read_config(workdir)
+    dataset = data.load(config)
+    for population in population_lib.split(config):
         if population.name == population_name:
-            return setup.model, train.member(states.params, index), \
-                population.configs[index]
+            setup = Setup(population.configs[index], dataset)
+            params, _ = restore_member(setup, dataset.image_shape, os.path.join(
+                workdir, "checkpoints", population.name), index)
+            return setup.model, params, population.configs[index]
     raise checkpoints.CheckpointError(f"no population {population_name!r} in {workdir}")
