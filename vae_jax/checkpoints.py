@@ -19,12 +19,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
-<<<<<<< HEAD
-from absl import logging
-=======
 import tensorstore as ts
+from absl import logging
 from etils import epath
->>>>>>> api
 
 from vae_jax.defaults import base_config
 from vae_jax.errors import CheckpointError, UserError
@@ -149,17 +146,13 @@ class Checkpointer:
     def save(self, epoch: int, states) -> None:
         # Save a copy: the training epoch donates `states`' buffers to its successor, which
         # would otherwise overwrite them while the background write still reads them.
-<<<<<<< HEAD
-        with self._writing(f"saving epoch {epoch}"):
-            self._manager.save(epoch, args=ocp.args.StandardSave(jax.tree.map(jnp.copy, states)))
-=======
         # One storage chunk per member (shard_axes=(0,): the leading, member axis), so that
         # `restore_member` reads one member's bytes and not the population's.
         save_args = jax.tree.map(lambda a: ocp.SaveArgs(shard_axes=(0,) if a.ndim else ()),
                                  states)
-        self._manager.save(epoch, args=ocp.args.StandardSave(jax.tree.map(jnp.copy, states),
-                                                             save_args=save_args))
->>>>>>> api
+        with self._writing(f"saving epoch {epoch}"):
+            self._manager.save(epoch, args=ocp.args.StandardSave(
+                jax.tree.map(jnp.copy, states), save_args=save_args))
 
     def restore(self, epoch: int, like):
         """The states saved at `epoch`, shaped and placed like `like` (freshly built states)."""
@@ -174,7 +167,6 @@ class Checkpointer:
                 "damaged; use a new --workdir (nothing was deleted)."
             ) from e
 
-<<<<<<< HEAD
     def restore_latest(self, like) -> tuple[int, object]:
         """(epoch, states) of the newest checkpoint that restores; (0, like) when none exists.
 
@@ -231,7 +223,7 @@ class Checkpointer:
                 "intact. Free disk space (or fix the directory's permissions) and rerun the "
                 "same command to resume."
             ) from e
-=======
+
     def restore_member(self, epoch: int, index: int, like: dict, item: str = "params") -> dict:
         """Member `index`'s `item` subtree (its params, say) saved at `epoch`, as numpy arrays
         shaped like `like` (one member's tree, abstract arrays will do).
@@ -273,9 +265,6 @@ class Checkpointer:
     def epochs(self) -> list[int]:
         return list(self._manager.all_steps())
 
-    def close(self) -> None:
-        self._manager.close()
-
 
 def _read_spec(step_dir: str, layout: dict, item: str, path, context) -> dict:
     """The tensorstore spec orbax reads the stacked array at `item`.`path` with."""
@@ -284,4 +273,3 @@ def _read_spec(step_dir: str, layout: dict, item: str, path, context) -> dict:
                                        use_zarr3=layout.get("use_zarr3", False),
                                        ts_context=context)
     return ocp.type_handlers.get_json_tspec_read(info, use_ocdbt=layout.get("use_ocdbt", True))
->>>>>>> api
