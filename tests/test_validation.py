@@ -112,14 +112,18 @@ def cli(tmp_path_factory):
         "verbose": _start(main + _argv(root / "s2", ["--config.modle=vae", "--verbose"])),
     }
     driver = _start(["tests/cli_driver.py"])
-    out, err = driver.communicate(json.dumps(bad + [warn, value, ["--help"]]), timeout=300)
+    experiments = [  # a default config: config_flags applies overrides when defining --config
+        {"script": "experiments/compare.py", "args": [f"--workdir={root / 'e1'}", *extra]}
+        for extra in (["--config.modle=vae"], ["--config.batch_size=0"])]
+    cases = bad + [warn, value, ["--help"]] + experiments
+    out, err = driver.communicate(json.dumps(cases), timeout=300)
     assert driver.returncode == 0, err
     results = json.loads(out)
     finished = {}
     for name, process in separate.items():
         stdout, stderr = process.communicate(timeout=300)
         finished[name] = dict(rc=process.returncode, stdout=stdout, stderr=stderr)
-    finished.update(value=results[-2], help=results[-1])
+    finished.update(value=results[-4], help=results[-3], experiment=results[-2:])
     return dict(root=root, bad=results[:len(bad)], warn=results[len(bad)], separate=finished)
 
 
@@ -156,6 +160,15 @@ def test_help_points_at_the_field_reference(cli):
     help_ = cli["separate"]["help"]
     # absl's --help exits with 1 (its convention), having printed the flags.
     assert "docs/configuration.md" in help_["stdout"] and "--config" in help_["stdout"]
+
+
+def test_experiments_give_the_same_one_line(cli):
+    unknown, bad_value = cli["separate"]["experiment"]
+    assert unknown["rc"] == 2, unknown["stderr"]
+    assert unknown["stderr"] == "error: unknown config field 'modle'; did you mean model?\n"
+    assert bad_value["rc"] == 2 and "Traceback" not in bad_value["stderr"]
+    assert "config.batch_size: must be >= 1" in bad_value["stderr"]
+    assert not os.path.exists(cli["root"] / "e1")
 
 
 def test_ignored_field_warns_once_per_run(cli):

@@ -267,9 +267,10 @@ def _check_sweep(config) -> None:
                 check_value(name, value, where=f"config.sweep.{name}")
 
 
-def check(config) -> list[str]:
+def check(config, log_warnings: bool = True) -> list[str]:
     """Raises a ConfigError for the first field, sweep value or combination that cannot work;
-    logs (absl, WARNING) and returns one warning per field that the run ignores."""
+    returns, and logs (absl, WARNING) unless told not to, one warning per field that the run
+    ignores."""
     known = set(defaults.base_config().keys())
     for name in config.keys():
         if name not in known:
@@ -281,6 +282,6 @@ def check(config) -> list[str]:
     warnings: dict[str, str] = {}  # one per field, however many members ignore it
     for member in population.member_configs(config):
         warnings = check_member(member) | warnings
-    for warning in warnings.values():
+    for warning in warnings.values() if log_warnings else ():
         logging.warning("%s", warning)
     return list(warnings.values())
