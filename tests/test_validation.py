@@ -209,6 +209,9 @@ def test_every_field_has_a_rule_that_its_default_meets():
     assert rows["beta"]["sweepable"] == "members" and rows["latents"]["sweepable"] == "programs"
     assert {n for n, r in rows.items() if r["sweepable"] != "no"} == \
         set(hparams.SWEEPABLE + population.STATIC_SWEEPABLE)
+    assert rows["num_train"]["comment"] == "0 = the whole training split"  # from defaults.py
+    table = validation.fields_markdown().splitlines()
+    assert len(table) == 2 + len(rows) and table[2].startswith("| `dataset` | str |")
 
 
 def test_every_repo_config_passes_without_warnings():

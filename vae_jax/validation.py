@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import math
+import re
 
 from absl import logging
 
@@ -55,6 +57,8 @@ class Rule:
         """The allowed values in words, e.g. 'one of: ae, vae', '>= 1', '(0, 1)'."""
         if self.choices:
             return "one of: " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "True or False"
         if self.low is not None and self.high is not None:
             return (f"{'(' if self.low_open else '['}{_num(self.low)}, "
                     f"{_num(self.high)}{')' if self.high_open else ']'}")
@@ -154,14 +158,28 @@ def sweepable(name: str) -> str:
 
 
 def describe_fields() -> list[dict]:
-    """One row per config field: name, type, default, allowed values, sweepable."""
+    """One row per config field: name, type, default, allowed values, sweepable, and the
+    comment that follows the field in defaults.py (its meaning, in a few words)."""
     base = defaults.base_config()
+    comments = dict(re.findall(r"^\s*config\.(\w+) = [^#\n]*#\s*(.*)$",
+                               inspect.getsource(defaults.base_config), re.MULTILINE))
     kinds = {"ints": "tuple of int", "strs": "tuple of str"}
     return [dict(name=name, type=kinds.get(rule.kind, rule.kind), default=base[name],
                  allowed=rule.allowed() + (" (each)" if rule.kind in kinds else "")
                  + (", at least one" if rule.nonempty else ""),
-                 sweepable=sweepable(name))
+                 sweepable=sweepable(name), comment=comments.get(name, ""))
             for name, rule in FIELD_RULES.items()]
+
+
+def fields_markdown() -> str:
+    """describe_fields() as a markdown table (`python -m vae_jax.validation`)."""
+    lines = ["| field | type | default | allowed | sweepable | meaning |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in describe_fields():
+        cells = [f"`{row['name']}`", row["type"], f"`{row['default']!r}`", row["allowed"],
+                 row["sweepable"], row["comment"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- one value
@@ -285,3 +303,7 @@ def check(config, log_warnings: bool = True) -> list[str]:
     for warning in warnings.values() if log_warnings else ():
         logging.warning("%s", warning)
     return list(warnings.values())
+
+
+if __name__ == "__main__":
+    print(fields_markdown())
