@@ -115,7 +115,8 @@ def cli(tmp_path_factory):
     experiments = [  # a default config: config_flags applies overrides when defining --config
         {"script": "experiments/compare.py", "args": [f"--workdir={root / 'e1'}", *extra]}
         for extra in (["--config.modle=vae"], ["--config.batch_size=0"])]
-    cases = bad + [warn, value, ["--help"]] + experiments
+    verbose = _argv(root / "v", ["--config.batch_size=0", "--verbose"])
+    cases = bad + [warn, value, ["--help"], verbose] + experiments
     out, err = driver.communicate(json.dumps(cases), timeout=300)
     assert driver.returncode == 0, err
     results = json.loads(out)
@@ -123,7 +124,8 @@ def cli(tmp_path_factory):
     for name, process in separate.items():
         stdout, stderr = process.communicate(timeout=300)
         finished[name] = dict(rc=process.returncode, stdout=stdout, stderr=stderr)
-    finished.update(value=results[-4], help=results[-3], experiment=results[-2:])
+    finished.update(value=results[-5], help=results[-4], verbose_config=results[-3],
+                    experiment=results[-2:])
     return dict(root=root, bad=results[:len(bad)], warn=results[len(bad)], separate=finished)
 
 
@@ -150,6 +152,10 @@ def test_separate_command_lines(cli):
     assert unknown["stderr"].strip() == "error: unknown config field 'modle'; did you mean model?"
     assert verbose["rc"] == 2 and "Traceback" in verbose["stderr"]  # --verbose shows it
     assert verbose["stderr"].strip().endswith("did you mean model?")
+    verbose_config = cli["separate"]["verbose_config"]  # a config error found in main
+    assert verbose_config["rc"] == 2 and "Traceback" in verbose_config["stderr"]
+    assert verbose_config["stderr"].strip().splitlines()[-1].startswith(
+        "error: config.batch_size: must be >= 1")
     value = cli["separate"]["value"]
     assert value["rc"] == 2 and "Traceback" not in value["stderr"]
     assert "unknown data_source 'tfsd' (did you mean tfds?)" in value["stderr"]
