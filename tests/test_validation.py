@@ -233,6 +233,7 @@ def test_every_repo_config_passes_without_warnings():
     (dict(noise_level=0.3), "noise_level"),
     (dict(tc_alpha=2.0), "tc_alpha"),
     (dict(model="ae", objective="sparse_l1", sparsity_target=0.1), "sparsity_target"),
+    (dict(dataset="sprites", data_source="tfds"), "data_source"),
 ])
 def test_ignored_fields_warn_through_absl_logging(overrides, field, caplog):
     with caplog.at_level(logging.WARNING):

@@ -56,6 +56,8 @@ IGNORED = (
      "only objective=tcvae uses it"),
     (("pixel_std",), lambda c, o: c.likelihood != "gaussian", "only likelihood=gaussian uses it"),
     (("data_path",), lambda c, o: c.dataset != "arrays", "only dataset=arrays reads it"),
+    (("data_source", "tfds_data_dir"), lambda c, o: c.dataset in ("sprites", "arrays"),
+     "only mnist, fashion_mnist and binarized_mnist come from IDX files or TFDS"),
 )
 
 
