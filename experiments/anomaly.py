@@ -16,20 +16,19 @@ import os
 import sys
 import time
 
-from absl import app, flags
-from ml_collections import config_flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax import run, validation
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
 flags.DEFINE_list("datasets", ["mnist", "fashion_mnist"], "Labelled datasets to run.")
 flags.DEFINE_list("held_out", [str(c) for c in range(10)], "Classes to hold out, one run each.")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "anomaly.py"), lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "anomaly.py"))
 flags.mark_flag_as_required("workdir")
 
 # (model, metric) -> column header
@@ -49,19 +48,27 @@ def auc_rows(records: list[dict], held_out: int) -> dict:
     return row
 
 
+def run_config(config, dataset: str, held_out: int):
+    """The config of one run: `dataset` with class `held_out` left out of training."""
+    one = config.copy_and_resolve_references()
+    one.dataset, one.exclude_train_labels = dataset, (held_out,)
+    return one
+
+
 def main(argv):
     del argv
     config, out_dir = FLAGS.config, FLAGS.workdir
+    for dataset in FLAGS.datasets:  # every run's fields, before the first trains or writes
+        for held_out in map(int, FLAGS.held_out):
+            validation.check(run_config(config, dataset, held_out), log_warnings=False)
     os.makedirs(out_dir, exist_ok=True)
     start = time.time()
     results, lines = {}, []
     for dataset in FLAGS.datasets:
         rows = []
         for held_out in map(int, FLAGS.held_out):
-            run_config = config.copy_and_resolve_references()
-            run_config.dataset, run_config.exclude_train_labels = dataset, (held_out,)
             workdir = os.path.join(out_dir, dataset, f"held_out_{held_out}")
-            run.train_and_evaluate(run_config, workdir)
+            run.train_and_evaluate(run_config(config, dataset, held_out), workdir)
             rows.append(auc_rows(tables.final_records(workdir), held_out))
             print(rows[-1], flush=True)
         mean_row = {"held_out": "mean"}
@@ -90,4 +97,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

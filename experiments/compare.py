@@ -14,19 +14,18 @@ import os
 import sys
 import time
 
-from absl import app, flags
-from ml_collections import config_flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax import run, validation
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.metrics import evaluators
 from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "compare.py"), lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "compare.py"))
 flags.mark_flag_as_required("workdir")
 
 METRICS = [("eval/recon", "recon NLL"), ("eval/nelbo", "-ELBO"), ("eval/kl", "KL"),
@@ -85,10 +84,13 @@ def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, second
 def main(argv):
     del argv
     config, out_dir = FLAGS.config, FLAGS.workdir
+    configs = population_configs(config)
+    for model_config in configs.values():  # both models, before either trains or writes
+        validation.check(model_config, log_warnings=False)
     os.makedirs(out_dir, exist_ok=True)
     start = time.time()
     rows_by_model, firsts, results = {}, {}, {}
-    for model, model_config in population_configs(config).items():
+    for model, model_config in configs.items():
         workdir = os.path.join(out_dir, model)
         run.train_and_evaluate(model_config, workdir)
         records = tables.final_records(workdir)
@@ -111,4 +113,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

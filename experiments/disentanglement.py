@@ -17,18 +17,16 @@ import time
 
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.report import plots, tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "disentanglement.py"),
-    lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "disentanglement.py"))
 flags.mark_flag_as_required("workdir")
 
 METRICS = {"eval/mig": "MIG", "eval/sap": "SAP", "eval/dci_disentanglement": "DCI dis.",
@@ -92,4 +90,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

@@ -25,20 +25,19 @@ import sys
 import time
 
 from absl import app, flags
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import vae as vae_config  # noqa: E402
 from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
 flags.DEFINE_integer("budget", 0, "Epochs the schedule is compressed to (0 = the paper's 3,280).")
 flags.DEFINE_integer("latent2_epochs", 10, "Epochs of the 2-latent VAE for the figures (0 = none).")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "iwae.py"), lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "iwae.py"))
 flags.mark_flag_as_required("workdir")
 
 FULL_SCHEDULE = 3280
@@ -120,4 +119,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

@@ -2,8 +2,8 @@
 
     python tests/cli_driver.py < cases.json > results.json
 
-cases.json is a list of argument lists; results.json a list of {"rc", "stdout", "stderr",
-"seconds"}.
+cases.json is a list of argument lists (for vae_jax.main) or {"script": "experiments/x.py",
+"args": [...]}; results.json a list of {"rc", "stdout", "stderr", "seconds"}.
 The library is imported once; each command line then runs in a forked child exactly as
 `python -m vae_jax.main` runs it (runpy, `__main__`, its own flags), so a case costs
 milliseconds instead of the seconds an interpreter needs to import JAX.
@@ -21,15 +21,20 @@ sys.path.insert(0, os.getcwd())
 import vae_jax.run  # noqa: E402, F401 - the slow imports, done once before forking
 
 
-def _child(args: list[str], out_path: str, err_path: str) -> None:
+def _child(case, out_path: str, err_path: str) -> None:
     """In the forked child: stdout and stderr to files, run the command, exit with its code."""
     for path, fd in ((out_path, 1), (err_path, 2)):
         with open(path, "w") as f:
             os.dup2(f.fileno(), fd)
-    sys.argv = ["vae_jax/main.py", *args]
+    script = case["script"] if isinstance(case, dict) else None
+    args = case["args"] if script else case
+    sys.argv = [script or "vae_jax/main.py", *args]
     code = 0
     try:
-        runpy.run_module("vae_jax.main", run_name="__main__", alter_sys=True)
+        if script:
+            runpy.run_path(script, run_name="__main__")
+        else:
+            runpy.run_module("vae_jax.main", run_name="__main__", alter_sys=True)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException:  # noqa: BLE001 - a crash is reported as Python reports it
@@ -42,7 +47,7 @@ def _child(args: list[str], out_path: str, err_path: str) -> None:
     os._exit(code)
 
 
-def run_case(args: list[str]) -> dict:
+def run_case(case) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out_path, err_path = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
         start = time.perf_counter()
@@ -50,7 +55,7 @@ def run_case(args: list[str]) -> dict:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _child(args, out_path, err_path)
+            _child(case, out_path, err_path)
         _, status = os.waitpid(pid, 0)
         seconds = time.perf_counter() - start
         with open(out_path) as out, open(err_path) as err:
@@ -59,4 +64,4 @@ def run_case(args: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    json.dump([run_case(args) for args in json.load(sys.stdin)], sys.stdout)
+    json.dump([run_case(case) for case in json.load(sys.stdin)], sys.stdout)

@@ -112,14 +112,20 @@ def cli(tmp_path_factory):
         "verbose": _start(main + _argv(root / "s2", ["--config.modle=vae", "--verbose"])),
     }
     driver = _start(["tests/cli_driver.py"])
-    out, err = driver.communicate(json.dumps(bad + [warn, value, ["--help"]]), timeout=300)
+    experiments = [  # a default config: config_flags applies overrides when defining --config
+        {"script": "experiments/compare.py", "args": [f"--workdir={root / 'e1'}", *extra]}
+        for extra in (["--config.modle=vae"], ["--config.batch_size=0"])]
+    verbose = _argv(root / "v", ["--config.batch_size=0", "--verbose"])
+    cases = bad + [warn, value, ["--help"], verbose] + experiments
+    out, err = driver.communicate(json.dumps(cases), timeout=300)
     assert driver.returncode == 0, err
     results = json.loads(out)
     finished = {}
     for name, process in separate.items():
         stdout, stderr = process.communicate(timeout=300)
         finished[name] = dict(rc=process.returncode, stdout=stdout, stderr=stderr)
-    finished.update(value=results[-2], help=results[-1])
+    finished.update(value=results[-5], help=results[-4], verbose_config=results[-3],
+                    experiment=results[-2:])
     return dict(root=root, bad=results[:len(bad)], warn=results[len(bad)], separate=finished)
 
 
@@ -146,6 +152,10 @@ def test_separate_command_lines(cli):
     assert unknown["stderr"].strip() == "error: unknown config field 'modle'; did you mean model?"
     assert verbose["rc"] == 2 and "Traceback" in verbose["stderr"]  # --verbose shows it
     assert verbose["stderr"].strip().endswith("did you mean model?")
+    verbose_config = cli["separate"]["verbose_config"]  # a config error found in main
+    assert verbose_config["rc"] == 2 and "Traceback" in verbose_config["stderr"]
+    assert verbose_config["stderr"].strip().splitlines()[-1].startswith(
+        "error: config.batch_size: must be >= 1")
     value = cli["separate"]["value"]
     assert value["rc"] == 2 and "Traceback" not in value["stderr"]
     assert "unknown data_source 'tfsd' (did you mean tfds?)" in value["stderr"]
@@ -156,6 +166,15 @@ def test_help_points_at_the_field_reference(cli):
     help_ = cli["separate"]["help"]
     # absl's --help exits with 1 (its convention), having printed the flags.
     assert "docs/configuration.md" in help_["stdout"] and "--config" in help_["stdout"]
+
+
+def test_experiments_give_the_same_one_line(cli):
+    unknown, bad_value = cli["separate"]["experiment"]
+    assert unknown["rc"] == 2, unknown["stderr"]
+    assert unknown["stderr"] == "error: unknown config field 'modle'; did you mean model?\n"
+    assert bad_value["rc"] == 2 and "Traceback" not in bad_value["stderr"]
+    assert "config.batch_size: must be >= 1" in bad_value["stderr"]
+    assert not os.path.exists(cli["root"] / "e1")
 
 
 def test_ignored_field_warns_once_per_run(cli):
@@ -196,6 +215,9 @@ def test_every_field_has_a_rule_that_its_default_meets():
     assert rows["beta"]["sweepable"] == "members" and rows["latents"]["sweepable"] == "programs"
     assert {n for n, r in rows.items() if r["sweepable"] != "no"} == \
         set(hparams.SWEEPABLE + population.STATIC_SWEEPABLE)
+    assert rows["num_train"]["comment"] == "0 = the whole training split"  # from defaults.py
+    table = validation.fields_markdown().splitlines()
+    assert len(table) == 2 + len(rows) and table[2].startswith("| `dataset` | str |")
 
 
 def test_every_repo_config_passes_without_warnings():
@@ -211,6 +233,7 @@ def test_every_repo_config_passes_without_warnings():
     (dict(noise_level=0.3), "noise_level"),
     (dict(tc_alpha=2.0), "tc_alpha"),
     (dict(model="ae", objective="sparse_l1", sparsity_target=0.1), "sparsity_target"),
+    (dict(dataset="sprites", data_source="tfds"), "data_source"),
 ])
 def test_ignored_fields_warn_through_absl_logging(overrides, field, caplog):
     with caplog.at_level(logging.WARNING):

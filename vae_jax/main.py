@@ -6,15 +6,12 @@ Bad input ends with one 'error: ...' line and exit code 2 (--verbose adds the tr
 """
 
 from absl import app, flags
-from ml_collections import config_flags
 
 from vae_jax import cli, run
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for config.json, checkpoints, logs and figures.")
-config_flags.DEFINE_config_file(
-    "config", None, "Config file (configs/*.py); override any field with --config.<field>=value. "
-    "The fields, their types and allowed values: docs/configuration.md.", lock_config=True)
+cli.define_config_file()
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -25,4 +22,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run_command(main)

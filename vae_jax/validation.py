@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import math
+import re
 
 from absl import logging
 
@@ -30,6 +32,8 @@ from vae_jax.validation_members import check_member
 
 UINT32_MAX = 2**32 - 1
 OUTPUT_BIAS_INITS = ("zeros", "data_mean")
+# metrics.disentanglement.dci's importance models (named here: that module loads scikit-learn).
+DCI_IMPORTANCE_MODELS = ("random_forest", "gradient_boosting")
 OBJECTIVES = ("default",) + tuple(o for model in losses.OBJECTIVES.values() for o in model)
 
 
@@ -55,6 +59,8 @@ class Rule:
         """The allowed values in words, e.g. 'one of: ae, vae', '>= 1', '(0, 1)'."""
         if self.choices:
             return "one of: " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "True or False"
         if self.low is not None and self.high is not None:
             return (f"{'(' if self.low_open else '['}{_num(self.low)}, "
                     f"{_num(self.high)}{')' if self.high_open else ']'}")
@@ -104,6 +110,7 @@ FIELD_RULES: dict[str, Rule] = {
     "iwae_samples": _POSITIVE_INT,
     "corruption": Rule("str", corruption.CORRUPTIONS),
     "tc_estimator": Rule("str", penalties.TC_ESTIMATORS),
+    "discriminator_hidden": Rule("ints", low=1, nonempty=True),
     # Hparams.
     "beta": _NONNEGATIVE,
     "learning_rate": Rule("float", low=0, low_open=True),
@@ -117,6 +124,9 @@ FIELD_RULES: dict[str, Rule] = {
     "free_bits": _NONNEGATIVE,
     "capacity_max": _NONNEGATIVE,
     "capacity_steps": _NONNEGATIVE,
+    "factor_vae_gamma": _NONNEGATIVE,
+    "dip_lambda_od": _NONNEGATIVE,
+    "dip_lambda_d": _NONNEGATIVE,
     # Optimisation.
     "batch_size": _POSITIVE_INT,
     "num_epochs": _POSITIVE_INT,
@@ -138,6 +148,7 @@ FIELD_RULES: dict[str, Rule] = {
     "nll_batch_size": _POSITIVE_INT,
     "probe_train_size": _POSITIVE_INT,
     "disentanglement_votes": Rule("int", low=2),
+    "dci_importance_model": Rule("str", DCI_IMPORTANCE_MODELS),
     "checkpoint_every": _POSITIVE_INT,
     "keep_checkpoints": _POSITIVE_INT,
     "figures": _FLAG,
@@ -154,14 +165,28 @@ def sweepable(name: str) -> str:
 
 
 def describe_fields() -> list[dict]:
-    """One row per config field: name, type, default, allowed values, sweepable."""
+    """One row per config field: name, type, default, allowed values, sweepable, and the
+    comment that follows the field in defaults.py (its meaning, in a few words)."""
     base = defaults.base_config()
+    comments = dict(re.findall(r"^\s*config\.(\w+) = [^#\n]*#\s*(.*)$",
+                               inspect.getsource(defaults.base_config), re.MULTILINE))
     kinds = {"ints": "tuple of int", "strs": "tuple of str"}
     return [dict(name=name, type=kinds.get(rule.kind, rule.kind), default=base[name],
                  allowed=rule.allowed() + (" (each)" if rule.kind in kinds else "")
                  + (", at least one" if rule.nonempty else ""),
-                 sweepable=sweepable(name))
+                 sweepable=sweepable(name), comment=comments.get(name, ""))
             for name, rule in FIELD_RULES.items()]
+
+
+def fields_markdown() -> str:
+    """describe_fields() as a markdown table (`python -m vae_jax.validation`)."""
+    lines = ["| field | type | default | allowed | sweepable | meaning |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in describe_fields():
+        cells = [f"`{row['name']}`", row["type"], f"`{row['default']!r}`", row["allowed"],
+                 row["sweepable"], row["comment"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- one value
@@ -267,9 +292,10 @@ def _check_sweep(config) -> None:
                 check_value(name, value, where=f"config.sweep.{name}")
 
 
-def check(config) -> list[str]:
+def check(config, log_warnings: bool = True) -> list[str]:
     """Raises a ConfigError for the first field, sweep value or combination that cannot work;
-    logs (absl, WARNING) and returns one warning per field that the run ignores."""
+    returns, and logs (absl, WARNING) unless told not to, one warning per field that the run
+    ignores."""
     known = set(defaults.base_config().keys())
     for name in config.keys():
         if name not in known:
@@ -281,6 +307,10 @@ def check(config) -> list[str]:
     warnings: dict[str, str] = {}  # one per field, however many members ignore it
     for member in population.member_configs(config):
         warnings = check_member(member) | warnings
-    for warning in warnings.values():
+    for warning in warnings.values() if log_warnings else ():
         logging.warning("%s", warning)
     return list(warnings.values())
+
+
+if __name__ == "__main__":
+    print(fields_markdown())

@@ -9,6 +9,7 @@ for the images. Fields that this member's model or objective ignores give a warn
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from vae_jax import defaults
 from vae_jax.data import sprites
@@ -55,6 +56,8 @@ IGNORED = (
      "only objective=tcvae uses it"),
     (("pixel_std",), lambda c, o: c.likelihood != "gaussian", "only likelihood=gaussian uses it"),
     (("data_path",), lambda c, o: c.dataset != "arrays", "only dataset=arrays reads it"),
+    (("data_source", "tfds_data_dir"), lambda c, o: c.dataset in ("sprites", "arrays"),
+     "only mnist, fashion_mnist and binarized_mnist come from IDX files or TFDS"),
 )
 
 
@@ -126,10 +129,15 @@ def _check_evaluator(name: str, config, facts: DatasetFacts) -> None:
                           "(gaussian | salt_pepper | mask) and --config.noise_level")
 
 
+@functools.cache
+def _defaults() -> dict:
+    return defaults.base_config().to_dict()
+
+
 def ignored_fields(config, objective: str) -> dict[str, str]:
     """{field: warning} for the fields that differ from their defaults but that this member
     ignores."""
-    base = defaults.base_config()
+    base = _defaults()
     warnings = {}
     for fields, ignored, why in IGNORED:
         if not ignored(config, objective):
