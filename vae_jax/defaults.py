@@ -80,8 +80,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.factor_vae_gamma = 10.0  # factor_vae: weight of the discriminator's TC estimate
     # dip_vae_i / dip_vae_ii: off-diagonal and diagonal covariance weights (Locatello et al.:
     # lambda_d = 10 lambda_od for DIP-VAE-I, lambda_d = lambda_od for DIP-VAE-II).
-    config.dip_lambda_od = 1.0
-    config.dip_lambda_d = 10.0
+    config.dip_lambda_od = 1.0  # dip_vae_*: weight of the off-diagonal covariance term
+    config.dip_lambda_d = 10.0  # dip_vae_*: weight of the diagonal (variance - 1) term
 
     # Optimisation (static).
     config.batch_size = 128  # training batch; all members of a population share the batches
