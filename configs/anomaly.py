@@ -27,4 +27,5 @@ def get_config():
     config.evals = ("elbo", "anomaly")
     config.figures = False
     config.sweep.model = ("ae", "vae")  # two populations: one program each
+    config.keep_checkpoints = 1  # its experiment reads the last one only (resumes from it)
     return config

@@ -29,4 +29,5 @@ def get_config():
     # The VAE population; the script adds an AE population over the same seeds.
     config.sweep.beta = (1.0, 2.0, 4.0, 8.0)
     config.sweep.seed = (0, 1, 2)
+    config.keep_checkpoints = 1  # its experiment reads the last one only (resumes from it)
     return config

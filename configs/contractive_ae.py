@@ -5,8 +5,8 @@ Command:  python -m vae_jax.main --config=configs/contractive_ae.py --workdir=/t
 Runtime:  105 s on the 2-core CPU (5 epochs; the penalty costs 20 VJPs per image).
 Result:   test recon 108.86 nats, linear probe 84.6% (20 sigmoid codes; the plain linear-
           code AE of configs/ae.py reaches 61.80 nats). The result swings with the seed
-          (--config.seed=1: 113.40 nats, 81.9%; seed 2: 82.67, 87.5%), and float round-off
-          alone moves it: seed 0 read 104.33 / 85.6% before lone runs stopped being vmapped.
+          (--config.seed=1: 113.40 nats, 81.9%; seed 2: 82.67, 87.5%); float round-off
+          alone moves it by a few nats.
 """
 
 from configs import ae

@@ -24,4 +24,5 @@ def get_config():
     config.num_epochs = 5
     config.eval_every = 5
     config.evals = ("elbo", "denoising")
+    config.keep_checkpoints = 1  # its experiment reads the last one only (resumes from it)
     return config

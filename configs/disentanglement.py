@@ -19,4 +19,5 @@ def get_config():
     config.sweep.beta = (1.0, 2.0, 4.0, 8.0, 16.0)
     config.sweep.seed = (0, 1, 2, 3, 4)
     config.figures = True
+    config.keep_checkpoints = 1  # its experiment reads the last one only (resumes from it)
     return config

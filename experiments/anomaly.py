@@ -2,7 +2,7 @@
 
 Command:  python experiments/anomaly.py --workdir=/tmp/anomaly [--datasets=mnist,fashion_mnist]
           [--held_out=0,1,...,9] [--config.num_epochs=5]
-Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/anomaly.py and README.md.
+Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/anomaly.py and docs/results.md.
 
 For each dataset and held-out class c, one run (configs/anomaly.py: an AE population and a VAE
 population) is trained with `exclude_train_labels=(c,)`; the `anomaly` evaluator scores every
@@ -16,21 +16,19 @@ import os
 import sys
 import time
 
-import numpy as np
-from absl import app, flags
-from ml_collections import config_flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax import run, validation
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
 flags.DEFINE_list("datasets", ["mnist", "fashion_mnist"], "Labelled datasets to run.")
 flags.DEFINE_list("held_out", [str(c) for c in range(10)], "Classes to hold out, one run each.")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "anomaly.py"), lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "anomaly.py"))
 flags.mark_flag_as_required("workdir")
 
 # (model, metric) -> column header
@@ -40,36 +38,44 @@ COLUMNS = {("ae", "eval/anomaly_auc_recon"): "AE recon",
 
 
 def auc_rows(records: list[dict], held_out: int) -> dict:
-    """{'held_out': c, header: (mean, std) over seeds} for one run's final records."""
+    """{'held_out': c, header: (mean, sample std) over seeds} for one run's final records."""
     row = {"held_out": held_out}
     for (model, metric), header in COLUMNS.items():
         values = [r[metric] for r in records
                   if r["population"] == f"model-{model}" and metric in r]
         if values:
-            row[header] = (float(np.mean(values)), float(np.std(values)))
+            row[header] = tables.mean_std(values)
     return row
+
+
+def run_config(config, dataset: str, held_out: int):
+    """The config of one run: `dataset` with class `held_out` left out of training."""
+    one = config.copy_and_resolve_references()
+    one.dataset, one.exclude_train_labels = dataset, (held_out,)
+    return one
 
 
 def main(argv):
     del argv
     config, out_dir = FLAGS.config, FLAGS.workdir
+    for dataset in FLAGS.datasets:  # every run's fields, before the first trains or writes
+        for held_out in map(int, FLAGS.held_out):
+            validation.check(run_config(config, dataset, held_out), log_warnings=False)
     os.makedirs(out_dir, exist_ok=True)
     start = time.time()
     results, lines = {}, []
     for dataset in FLAGS.datasets:
         rows = []
         for held_out in map(int, FLAGS.held_out):
-            run_config = config.copy_and_resolve_references()
-            run_config.dataset, run_config.exclude_train_labels = dataset, (held_out,)
             workdir = os.path.join(out_dir, dataset, f"held_out_{held_out}")
-            run.train_and_evaluate(run_config, workdir)
+            run.train_and_evaluate(run_config(config, dataset, held_out), workdir)
             rows.append(auc_rows(tables.final_records(workdir), held_out))
             print(rows[-1], flush=True)
         mean_row = {"held_out": "mean"}
         for header in COLUMNS.values():
             values = [row[header][0] for row in rows if header in row]
             if values:
-                mean_row[header] = (float(np.mean(values)), float(np.std(values)))
+                mean_row[header] = tables.mean_std(values)
         rows.append(mean_row)
         results[dataset] = rows
         headers = ["held-out class"] + list(COLUMNS.values())
@@ -80,9 +86,9 @@ def main(argv):
     header = ["# Anomaly detection: ROC-AUC of the held-out class", "",
               f"{config.num_epochs} epochs on the other classes' training images, MLP "
               f"{tuple(config.hidden)}, {config.latents} latents; scores on the whole test set "
-              f"(reconstruction NLL or negative ELBO, nats); mean ± std over seeds {seeds} "
-              "(the 'mean' row: over held-out classes). 0.5 is chance. "
-              f"Wall time {seconds / 60:.1f} min.", ""]
+              f"(reconstruction NLL or negative ELBO, nats); {tables.spread_label(len(seeds))} "
+              f"{seeds} (the 'mean' row: mean ± sample std over held-out classes). 0.5 is "
+              f"chance. Wall time {seconds / 60:.1f} min.", ""]
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write("\n".join(header + lines))
     with open(os.path.join(out_dir, "results.json"), "w") as f:
@@ -91,4 +97,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

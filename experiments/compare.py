@@ -2,11 +2,11 @@
 
 Command:  python experiments/compare.py --workdir=/tmp/compare [--config.dataset=mnist]
 Hardware: 2-core CPU, no GPU.
-Runtime and numbers: in configs/compare.py and README.md (measured, not assumed).
+Runtime and numbers: in configs/compare.py and docs/results.md (measured, not assumed).
 
 Trains an AE population (one member per seed) and a VAE population (betas x seeds) with
 run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md: a table with a row per
-(model, beta) of mean ± std over seeds, and figures side by side.
+(model, beta) of mean ± sample std (ddof = 1) over seeds, and figures side by side.
 """
 
 import json
@@ -14,19 +14,18 @@ import os
 import sys
 import time
 
-from absl import app, flags
-from ml_collections import config_flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax import run, validation
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.metrics import evaluators
 from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "compare.py"), lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "compare.py"))
 flags.mark_flag_as_required("workdir")
 
 METRICS = [("eval/recon", "recon NLL"), ("eval/nelbo", "-ELBO"), ("eval/kl", "KL"),
@@ -57,16 +56,19 @@ def member_figures(workdir: str, record: dict) -> list[str]:
     return [os.path.join(workdir, "figures", tag, name) for name in FIGURES]
 
 
-def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float):
+def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float,
+                 records: list[dict]):
     present = [(k, h) for k, h in METRICS
                if any(k in row for rows in rows_by_model.values() for row in rows)]
     rows = [row for rows in rows_by_model.values() for row in rows]
-    table = tables.markdown_table(rows, ["model", "beta", "seeds"] + [k for k, _ in present],
-                                  ["model", "beta", "seeds"] + [h for _, h in present])
+    columns = ["model", "beta", "seeds"] + [k for k, _ in present]
+    table = tables.markdown_table(rows, columns, tables.name_dci_model(
+        columns, ["model", "beta", "seeds"] + [h for _, h in present], records))
     lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", "",
              f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
              f"MLP {tuple(config.hidden)}, {config.latents} latents, batch {config.batch_size}; "
-             f"mean ± std over seeds {tuple(config.sweep.seed)}; test set of "
+             f"{tables.spread_label(len(config.sweep.seed or (config.seed,)))} "
+             f"{tuple(config.sweep.seed or (config.seed,))}; test set of "
              f"{config.num_test or 'all'} images. Wall time {seconds / 60:.1f} min.", "",
              "Reconstruction and ELBO terms in nats per image (lower is better); MIG, "
              "FactorVAE and DCI in [0, 1] (higher is more disentangled).", "", table, "",
@@ -82,10 +84,13 @@ def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, second
 def main(argv):
     del argv
     config, out_dir = FLAGS.config, FLAGS.workdir
+    configs = population_configs(config)
+    for model_config in configs.values():  # both models, before either trains or writes
+        validation.check(model_config, log_warnings=False)
     os.makedirs(out_dir, exist_ok=True)
     start = time.time()
     rows_by_model, firsts, results = {}, {}, {}
-    for model, model_config in population_configs(config).items():
+    for model, model_config in configs.items():
         workdir = os.path.join(out_dir, model)
         run.train_and_evaluate(model_config, workdir)
         records = tables.final_records(workdir)
@@ -100,11 +105,12 @@ def main(argv):
                 name = model if model == "ae" else f"vae beta={record['hparams']['beta']:g}"
                 firsts[name] = (record, workdir)
     seconds = time.time() - start
-    write_report(out_dir, rows_by_model, firsts, config, seconds)
+    write_report(out_dir, rows_by_model, firsts, config, seconds,
+                 [r for result in results.values() for r in result["members"]])
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(dict(results, seconds=seconds), f, indent=2)
     print(open(os.path.join(out_dir, "REPORT.md")).read().split("## Figures")[0])
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

@@ -2,7 +2,7 @@
 
 Command:  python experiments/denoising.py --workdir=/tmp/denoising
           [--config.sweep.noise_level="(0.1, 0.3, 0.5)"] [--config.corruption=gaussian]
-Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/denoising_ae.py and README.md.
+Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/denoising_ae.py and docs/results.md.
 
 The noise levels are one population (noise_level is an Hparams array: one compiled program),
 each member trained on its own level and scored on test images corrupted at that level with
@@ -18,11 +18,10 @@ import time
 import jax
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from vae_jax import data, run, train
-from vae_jax.cli import command  # noqa: E402
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.data import corruption
 from vae_jax.metrics import per_example
 from vae_jax.report import plots, tables  # noqa: E402
@@ -30,9 +29,8 @@ from vae_jax.report import plots, tables  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
 flags.DEFINE_integer("examples", 8, "Test images shown per noise level in the figure.")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "denoising_ae.py"),
-    lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "denoising_ae.py"))
 flags.mark_flag_as_required("workdir")
 
 METRICS = {"eval/psnr_noisy": "PSNR noisy (dB)", "eval/psnr_denoised": "PSNR denoised (dB)",
@@ -91,4 +89,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

@@ -2,12 +2,12 @@
 
 Command:  python experiments/disentanglement.py --workdir=/tmp/disentanglement
           [--config.sweep.beta="(1., 4.)"] [--config.sweep.seed="(0, 1)"]
-Hardware: 2-core CPU, no GPU. Runtime and numbers: in configs/disentanglement.py and README.md.
+Hardware: 2-core CPU, no GPU. Runtime, numbers: configs/disentanglement.py, docs/results.md.
 
 Trains the sweep of configs/disentanglement.py with run.train_and_evaluate (all members in one
-jitted program), then writes DIR/results.json, DIR/metrics_vs_beta.png (mean ± std over seeds of
-MIG, SAP, DCI, FactorVAE and BetaVAE scores, active units, KL) and DIR/REPORT.md with the table
-and the latent traversals of the members with the highest and the lowest MIG.
+jitted program), then writes DIR/results.json, DIR/metrics_vs_beta.png (mean ± sample std over
+seeds of MIG, SAP, DCI, FactorVAE and BetaVAE scores, active units, KL) and DIR/REPORT.md with the
+table and the latent traversals of the members with the highest and the lowest MIG.
 """
 
 import json
@@ -17,18 +17,16 @@ import time
 
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.report import plots, tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "disentanglement.py"),
-    lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "disentanglement.py"))
 flags.mark_flag_as_required("workdir")
 
 METRICS = {"eval/mig": "MIG", "eval/sap": "SAP", "eval/dci_disentanglement": "DCI dis.",
@@ -55,12 +53,15 @@ def main(argv):
     rows = tables.summarize(records, ["beta"], list(METRICS))
     rows.sort(key=lambda row: row["beta"])
     present = [k for k in METRICS if any(k in row for row in rows)]
+    # DCI headers name their importance model (from the records).
+    headers = dict(zip(present, tables.name_dci_model(present, [METRICS[k] for k in present],
+                                                      records), strict=True))
     betas = np.array([row["beta"] for row in rows])
     plot_path = plots.errorbars(
-        betas, {METRICS[k]: (np.array([row[k][0] for row in rows]),
+        betas, {headers[k]: (np.array([row[k][0] for row in rows]),
                              np.array([row[k][1] for row in rows])) for k in present},
         os.path.join(workdir, "metrics_vs_beta.png"), "beta",
-        f"sprites, mean ± std over {rows[0]['seeds']} seeds", logx=True)
+        f"sprites, {tables.spread_label(rows[0]['seeds'])}", logx=True)
     ranked = sorted(records, key=lambda r: r[RANKED_BY])
     best, worst = ranked[-1], ranked[0]
 
@@ -76,7 +77,7 @@ def main(argv):
              f"{config.disentanglement_votes} freshly rendered votes). Wall time "
              f"{seconds / 60:.1f} min.", "",
              tables.markdown_table(rows, ["beta", "seeds"] + present,
-                                   ["beta", "seeds"] + [METRICS[k] for k in present]), "",
+                                   ["beta", "seeds"] + [headers[k] for k in present]), "",
              f"![metrics against beta]({os.path.basename(plot_path)})", "",
              f"## Traversals: highest MIG, {describe(best)} / lowest, {describe(worst)}", "",
              tables.image_row([member_traversals(workdir, best),
@@ -89,4 +90,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

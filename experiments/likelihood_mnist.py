@@ -2,7 +2,7 @@
 
 Command:  python experiments/likelihood_mnist.py --workdir=/tmp/likelihood [--budget=40]
           [--config.sweep.iwae_samples="(1, 50)"]
-Hardware: README.md's table was run on one H100 (about 0.6 s per epoch per model); on the
+Hardware: docs/results.md's table was run on one H100 (about 0.6 s per epoch per model); on the
           2-core CPU an epoch takes 6.4 s at k = 5 (configs/iwae.py) and 37 s at k = 50.
 
 The paper's setup is configs/iwae.py: MLP 784-200-200 (tanh) -> 50 latents, mirrored decoder,
@@ -25,20 +25,19 @@ import sys
 import time
 
 from absl import app, flags
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import vae as vae_config  # noqa: E402
 from vae_jax import run
-from vae_jax.cli import command  # noqa: E402
+from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.report import tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
 flags.DEFINE_integer("budget", 0, "Epochs the schedule is compressed to (0 = the paper's 3,280).")
 flags.DEFINE_integer("latent2_epochs", 10, "Epochs of the 2-latent VAE for the figures (0 = none).")
-config_flags.DEFINE_config_file("config", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "iwae.py"), lock_config=True)
+define_config_file(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "configs", "iwae.py"))
 flags.mark_flag_as_required("workdir")
 
 FULL_SCHEDULE = 3280
@@ -59,9 +58,10 @@ def likelihood_config(config, budget: int):
     return config
 
 
-def latent2_config(epochs: int, data_dir: str):
+def latent2_config(epochs: int, data_dir: str, keep_checkpoints: int):
     config = vae_config.get_config()
     config.latents, config.num_epochs, config.data_dir = 2, epochs, data_dir
+    config.keep_checkpoints = keep_checkpoints  # as the main models (configs/iwae.py: 1)
     return config
 
 
@@ -80,7 +80,8 @@ def main(argv):
     figures_dir = None
     if FLAGS.latent2_epochs:
         figures_dir = os.path.join(workdir, "latent2")
-        run.train_and_evaluate(latent2_config(FLAGS.latent2_epochs, config.data_dir), figures_dir)
+        run.train_and_evaluate(latent2_config(FLAGS.latent2_epochs, config.data_dir,
+                                              config.keep_checkpoints), figures_dir)
 
     rows = []
     for record in records:
@@ -118,4 +119,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

@@ -3,7 +3,7 @@
 Command:  python experiments/throughput.py --out throughput.json [--only=training,population]
           (MNIST from $VAE_JAX_DATA_DIR or --data_dir; the PyTorch and pythae references need
           `pip install -e ".[bench]"` and are skipped with a note if missing)
-Hardware: the numbers in README.md were taken on the 2-core CPU development machine.
+Hardware: the numbers in docs/performance.md were taken on the 2-core CPU development machine.
 
 Each ratio is the median over repeats of the ratio within a repeat (vs_bare_scan, vs_pytorch,
 vs_flax_example and the population ratios with their two terms timed back to back): this
@@ -34,7 +34,7 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import vae as vae_config  # noqa: E402
@@ -44,7 +44,7 @@ from experiments.baselines.flax_example import (  # noqa: E402
 )
 from experiments.baselines.torch_vae import torch_images_per_second  # noqa: E402
 from vae_jax import data, run, train
-from vae_jax.cli import command  # noqa: E402
+from vae_jax.cli import run_command  # noqa: E402
 from vae_jax.report import logs
 from vae_jax.train import population  # noqa: E402
 
@@ -197,4 +197,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(command(main))
+    run_command(main)

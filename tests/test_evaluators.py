@@ -83,3 +83,58 @@ def test_encode_images_compiles_once_per_model_and_shape(tiny_config):
     mean, _ = model.apply({"params": states[1].params}, images[:25] / np.float32(255),
                           method="encode")
     np.testing.assert_allclose(codes[1][:25], mean, rtol=1e-6, atol=1e-6)
+
+
+def test_probes_are_fitted_on_binary_images_like_the_test_set_they_score(tiny_config, tmp_path,
+                                                                          monkeypatch):
+    """Dynamic binarisation: the probes' training images are one fixed binary sample (the test
+    set is binary too), not the grey-level images; static and none keep the loaded images."""
+    seen = []
+    make_encoder = evaluators.make_population_encoder
+
+    def spying_encoder(setup):
+        encode = make_encoder(setup)
+
+        def spy(params, images):
+            jax.debug.callback(lambda x: seen.append(np.asarray(x)), images)
+            return encode(params, images)
+
+        return spy
+
+    monkeypatch.setattr(evaluators, "make_population_encoder", spying_encoder)
+    tiny_config.num_epochs, tiny_config.probe_train_size = 1, 300
+    tiny_config.evals = ("elbo", "linear_probe")
+    run.train_and_evaluate(tiny_config, str(tmp_path))
+    dataset = data.load(tiny_config)
+    test_seen, train_seen = seen
+    np.testing.assert_array_equal(test_seen, dataset.test_images)
+    assert np.isin(dataset.train_images, (0, 255)).mean() < 0.95  # grey levels were loaded
+    assert np.isin(train_seen, (0, 255)).all()
+    np.testing.assert_array_equal(train_seen, data.binarize(
+        dataset.train_images[:300], evaluators.PROBE_BINARIZATION_SEED))
+    # The same images in every run, whatever the seeds.
+    tiny_config.seed, tiny_config.data_seed = 5, 6
+    np.testing.assert_array_equal(evaluators.probe_train_images(dataset, tiny_config), train_seen)
+    for binarization in ("static", "none"):
+        tiny_config.binarization = binarization
+        dataset = data.load(tiny_config)
+        np.testing.assert_array_equal(evaluators.probe_train_images(dataset, tiny_config),
+                                      dataset.train_images[:300])
+
+
+def test_dci_records_name_the_importance_model_they_used(tiny_config):
+    """The DCI scores come from config.dci_importance_model, and the record says which."""
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 3, (200, 2))
+    codes = factors + 0.3 * rng.normal(size=(200, 2))
+    dataset = data.Dataset("arrays", np.zeros((1, 2, 2, 1), np.uint8),
+                           np.zeros((200, 2, 2, 1), np.uint8), test_factors=factors)
+    tiny_config.dci_importance_model = "gradient_boosting"
+    out = evaluators.code_metrics(("dci",), {"test": codes}, dataset, None, tiny_config)
+    assert out["dci_importance_model"] == "gradient_boosting"
+    from vae_jax.metrics import disentanglement
+
+    expected = disentanglement.dci(codes, factors, importance_model="gradient_boosting")
+    assert {k: out[f"eval/dci_{k}"] for k in expected} == expected
+    forest = disentanglement.dci(codes, factors, importance_model="random_forest")
+    assert forest != expected  # the two models score differently: the label matters

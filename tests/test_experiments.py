@@ -50,6 +50,8 @@ def test_compare_writes_its_report(tmp_path, data_dir):
     assert betas == [1.0, 4.0] and len(results["ae"]["members"]) == 1
     report = (out / "REPORT.md").read_text()
     assert "| vae | 4.0 | 1 |" in report and "MIG" in report
+    assert "DCI dis. (random forest)" in report  # DCI says which importance model it used
+    assert "one seed (no spread)" in report
     assert (out / "vae/figures/main/member_1/traversals.png").exists()
 
 

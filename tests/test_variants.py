@@ -236,9 +236,10 @@ def test_tc_estimators_on_identical_posteriors_mss_exact_mws_biased_by_log_n():
     batch, latents, n = 64, 10, 10_000
     z = jax.random.normal(jax.random.key(0), (batch, latents))
     zeros = jnp.zeros_like(z)
-    mss = penalties.tc_decomposition(z, zeros, zeros, n, estimator="mss")
-    for name in ("mi", "tc", "dwkl"):
-        np.testing.assert_allclose(mss[name], 0.0, atol=2e-4)
+    for estimator in ("mss", "mss_even"):
+        mss = penalties.tc_decomposition(z, zeros, zeros, n, estimator=estimator)
+        for name in ("mi", "tc", "dwkl"):
+            np.testing.assert_allclose(mss[name], 0.0, atol=2e-4)
     mws = penalties.tc_decomposition(z, zeros, zeros, n, estimator="mws")
     np.testing.assert_allclose(mws["tc"], (latents - 1) * np.log(n), rtol=1e-5)
     np.testing.assert_allclose(mws["dwkl"], -latents * np.log(n), rtol=1e-5)
@@ -246,12 +247,36 @@ def test_tc_estimators_on_identical_posteriors_mss_exact_mws_biased_by_log_n():
         penalties.tc_decomposition(z, zeros, zeros, n, estimator="mse")
 
 
-def test_mss_weights_by_hand():
+def test_mss_log_weights_are_chen_et_al_s_by_hand():
+    # B = 4, N = 10, M = B - 1 = 3: own 1/N = 1/10; the next example (N - M)/(N M) = 7/30;
+    # the remaining two 1/M = 1/3 (each row sums to 3/30 + 7/30 + 20/30 = 1).
+    a, b, c = 1 / 10, 7 / 30, 1 / 3
+    expected = np.log([[a, b, c, c],
+                       [c, a, b, c],
+                       [c, c, a, b],
+                       [b, c, c, a]])
+    np.testing.assert_allclose(penalties.tc_log_weights(4, 10, "mss"), expected, rtol=1e-6)
+    # mss_even: own 1/10, the three others share 9/10 evenly.
+    even = np.full((4, 4), np.log(3 / 10))
+    np.fill_diagonal(even, np.log(1 / 10))
+    np.testing.assert_allclose(penalties.tc_log_weights(4, 10, "mss_even"), even, rtol=1e-6)
+    np.testing.assert_allclose(penalties.tc_log_weights(4, 10, "mws"), np.log(1 / 40),
+                               rtol=1e-6)
+    with pytest.raises(ConfigError, match="2 <= batch size <= dataset size"):
+        penalties.tc_log_weights(1, 10, "mss")
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mss_even"])
+def test_mss_decomposition_uses_its_weights_by_hand(estimator):
     z, mean, logvar = _posterior_batch(1, 4, 2)
     n = 50
-    parts = _tc_parts(z, mean, logvar, n, estimator="mss")
+    parts = _tc_parts(z, mean, logvar, n, estimator=estimator)
     density = np.exp(_pairwise_log_normal(z, mean, logvar))  # [i, j, d]
-    weights = np.full((4, 4), (n - 1) / (n * 3))
+    if estimator == "mss":
+        weights = np.full((4, 4), 1 / 3)
+        weights[np.arange(4), (np.arange(4) + 1) % 4] = (n - 3) / (n * 3)
+    else:
+        weights = np.full((4, 4), (n - 1) / (n * 3))
     np.fill_diagonal(weights, 1 / n)
     log_qz = np.log(np.sum(weights * density.prod(-1), axis=1))
     log_prod = np.sum(np.log(np.sum(weights[:, :, None] * density, axis=1)), axis=-1)

@@ -16,8 +16,12 @@ import shutil
 
 import jax
 import jax.numpy as jnp
+import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
+import tensorstore as ts
 from absl import logging
+from etils import epath
 
 from vae_jax.defaults import base_config
 from vae_jax.errors import CheckpointError, UserError
@@ -27,7 +31,7 @@ RESUMABLE_CHANGES = frozenset({
     "num_epochs", "eval_every", "checkpoint_every", "keep_checkpoints", "figures", "progress",
     "data_dir", "tfds_data_dir", "evals", "final_evals", "nll_samples", "nll_chunk",
     "nll_batch_size", "eval_batch_size", "memory_limit_gb", "member_map", "probe_train_size",
-    "disentanglement_votes",
+    "disentanglement_votes", "dci_importance_model",
 })
 
 
@@ -79,6 +83,29 @@ def check_or_write_config(workdir: str, config) -> None:
     os.replace(path + ".tmp", path)
 
 
+def read_config(workdir: str) -> ml_collections.ConfigDict:
+    """The resolved config a workdir was made with (its config.json; JSON lists back to tuples)."""
+    path = os.path.join(workdir, "config.json")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{path} does not exist: {workdir} is not a vae_jax workdir "
+                              "(train one with python -m vae_jax.main --workdir=...)") from e
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path} is unreadable ({e}); it records how this workdir was "
+                              "made") from e
+    return ml_collections.ConfigDict(_tuples(saved))
+
+
+def _tuples(value):
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
 # ------------------------------------------------------------------------------------ the states
 class Checkpointer:
     """Saves and restores a (stacked) TrainState pytree under `directory`, one step per epoch.
@@ -119,8 +146,13 @@ class Checkpointer:
     def save(self, epoch: int, states) -> None:
         # Save a copy: the training epoch donates `states`' buffers to its successor, which
         # would otherwise overwrite them while the background write still reads them.
+        # One storage chunk per member (shard_axes=(0,): the leading, member axis), so that
+        # `restore_member` reads one member's bytes and not the population's.
+        save_args = jax.tree.map(lambda a: ocp.SaveArgs(shard_axes=(0,) if a.ndim else ()),
+                                 states)
         with self._writing(f"saving epoch {epoch}"):
-            self._manager.save(epoch, args=ocp.args.StandardSave(jax.tree.map(jnp.copy, states)))
+            self._manager.save(epoch, args=ocp.args.StandardSave(
+                jax.tree.map(jnp.copy, states), save_args=save_args))
 
     def restore(self, epoch: int, like):
         """The states saved at `epoch`, shaped and placed like `like` (freshly built states)."""
@@ -191,3 +223,53 @@ class Checkpointer:
                 "intact. Free disk space (or fix the directory's permissions) and rerun the "
                 "same command to resume."
             ) from e
+
+    def restore_member(self, epoch: int, index: int, like: dict, item: str = "params") -> dict:
+        """Member `index`'s `item` subtree (its params, say) saved at `epoch`, as numpy arrays
+        shaped like `like` (one member's tree, abstract arrays will do).
+
+        Orbax restores whole arrays (0.12.8 pads or truncates only at the end of an axis), so
+        this reads each stacked array's slice [index] with tensorstore: from checkpoints saved
+        with one chunk per member (`save`) only that member's bytes; from older ones, chunks
+        holding the whole population, decoded and then sliced.
+        """
+        self._manager.wait_until_finished()
+        step_dir = os.path.join(self.directory, str(epoch), "default")
+        try:
+            with open(os.path.join(step_dir, "_METADATA")) as f:
+                layout = json.load(f)
+        except OSError as e:
+            raise CheckpointError(f"no checkpoint of epoch {epoch} in {self.directory} "
+                                  f"({e.strerror}); epochs saved: {self.epochs()}") from e
+        context = ocp.type_handlers.get_ts_context(use_ocdbt=layout.get("use_ocdbt", True))
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
+        opened = [ts.open(_read_spec(step_dir, layout, item, path, context), context=context)
+                  for path, _ in leaves]
+        reads = []
+        for (path, leaf), future in zip(leaves, opened, strict=True):
+            name = ".".join((item, *(str(k.key) for k in path)))
+            try:
+                stored = future.result()
+            except ValueError as e:  # tensorstore: NOT_FOUND and the like
+                raise CheckpointError(f"{self.directory}/{epoch} has no readable {name} "
+                                      f"({str(e)[:200]}); it was written by another config "
+                                      "or is damaged") from e
+            if index >= stored.shape[0] or tuple(stored.shape[1:]) != tuple(leaf.shape):
+                raise CheckpointError(
+                    f"{self.directory}/{epoch}: {name} is stored as {tuple(stored.shape)}; "
+                    f"member {index} of shape {tuple(leaf.shape)} is not in it. The workdir "
+                    "holds another config's checkpoints or fewer members")
+            reads.append(stored[index].read())
+        return jax.tree.unflatten(treedef, [np.asarray(r.result()) for r in reads])
+
+    def epochs(self) -> list[int]:
+        return list(self._manager.all_steps())
+
+
+def _read_spec(step_dir: str, layout: dict, item: str, path, context) -> dict:
+    """The tensorstore spec orbax reads the stacked array at `item`.`path` with."""
+    name = ".".join((item, *(str(k.key) for k in path)))
+    info = ocp.type_handlers.ParamInfo(name=name, parent_dir=epath.Path(step_dir),
+                                       use_zarr3=layout.get("use_zarr3", False),
+                                       ts_context=context)
+    return ocp.type_handlers.get_json_tspec_read(info, use_ocdbt=layout.get("use_ocdbt", True))

@@ -43,7 +43,7 @@ def base_config() -> ml_collections.ConfigDict:
     # Model (static).
     config.model = "vae"  # ae | vae
     config.architecture = "mlp"  # mlp | conv
-    config.latents = 20
+    config.latents = 20  # size of z: a VAE's Gaussian latents, an AE's code
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
     config.conv_channels = (32, 64, 128)  # stride-2 convolutions, encoder order
     config.activation = "relu"  # relu | tanh | elu | gelu
@@ -52,16 +52,21 @@ def base_config() -> ml_collections.ConfigDict:
     config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
     config.code_activation = "linear"  # AE code: linear | sigmoid | relu (sparse_kl: sigmoid)
 
-    # Objective (static): vae: elbo | iwae | tcvae;  ae: recon | sparse_l1 | sparse_kl |
-    # contractive. "default" = elbo for a VAE, recon for an AE. Any of them can be denoising.
-    config.objective = "default"
+    # Objective (static): vae: elbo | iwae | tcvae | factor_vae | dip_vae_i | dip_vae_ii;
+    # ae: recon | sparse_l1 | sparse_kl | contractive. "default" = elbo for a VAE, recon for
+    # an AE. Any of them can be denoising.
+    config.objective = "default"  # the loss, from the choices above
     config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
-    config.tc_estimator = "mws"  # tcvae: mws (the paper's main text) | mss (stratified, unbiased)
+    # factor_vae: the discriminator's hidden widths (Kim & Mnih: six layers of 1000, leaky ReLU).
+    config.discriminator_hidden = (1000, 1000, 1000, 1000, 1000, 1000)
+    # tcvae: mws (weighted, the paper's main text) | mss (stratified, the paper's weights) |
+    # mss_even (stratified, the other examples weighted evenly); see penalties.tc_log_weights
+    config.tc_estimator = "mws"
 
     # Hparams (arrays; sweepable within one program).
-    config.beta = 1.0
-    config.learning_rate = 1e-3
+    config.beta = 1.0  # weight of the KL term (1 = the ELBO); tcvae: of the TC term
+    config.learning_rate = 1e-3  # peak learning rate; lr_schedule gives its shape
     config.seed = 0  # model seed: initialisation and sampling noise
     config.noise_level = 0.0  # corruption: Gaussian std, or salt-and-pepper / mask rate
     config.penalty_weight = 0.0  # sparse_l1 / sparse_kl / contractive penalty weight
@@ -72,37 +77,43 @@ def base_config() -> ml_collections.ConfigDict:
     config.free_bits = 0.0  # per-latent KL floor in nats; 0 = off
     config.capacity_max = 0.0  # capacity annealing target C_max in nats; 0 = off
     config.capacity_steps = 0.0  # steps over which C grows from 0 to capacity_max
+    config.factor_vae_gamma = 10.0  # factor_vae: weight of the discriminator's TC estimate
+    # dip_vae_i / dip_vae_ii: off-diagonal and diagonal covariance weights (Locatello et al.:
+    # lambda_d = 10 lambda_od for DIP-VAE-I, lambda_d = lambda_od for DIP-VAE-II).
+    config.dip_lambda_od = 1.0
+    config.dip_lambda_d = 10.0
 
     # Optimisation (static).
-    config.batch_size = 128
-    config.num_epochs = 10
+    config.batch_size = 128  # training batch; all members of a population share the batches
+    config.num_epochs = 10  # passes over the training split
     config.lr_schedule = "constant"  # constant | cosine | burda
-    config.adam_b1 = 0.9
-    config.adam_b2 = 0.999
-    config.adam_eps = 1e-8
+    config.adam_b1 = 0.9  # Adam's first-moment decay
+    config.adam_b2 = 0.999  # Adam's second-moment decay
+    config.adam_eps = 1e-8  # Adam's epsilon (Burda et al.'s IWAE runs use 1e-4)
 
     # Populations.
-    config.sweep = _sweep_placeholders()
+    config.sweep = _sweep_placeholders()  # sweep.<field> = (values...); see sweepable
     config.sweep_mode = "product"  # product | zip
     config.member_map = "auto"  # auto | vmap | map | chunked | unrolled (train.map_members)
     config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
 
     # Evaluation, logging, checkpoints.
     config.eval_every = 1  # epochs
-    config.eval_batch_size = 1000
+    config.eval_batch_size = 1000  # test images per chunk of the jitted evaluation
     # Evaluators (vae_jax/metrics/evaluators.py) run every eval_every epochs and after the last.
     config.evals = ("elbo",)
     config.final_evals = ()  # evaluators added to the last evaluation only (nll, say)
     config.nll_samples = 5000  # k of the importance-sampled likelihood (Burda et al. use 5000)
-    # Samples decoded at once per image, and images at once: bound memory, not the result.
-    # 2,000-5,000 decoded rows at a time all ran within 10% of each other on CPU (50 x 100,
-    # 10 x 500, 20 x 100; 100 x 50 was 10% slower).
-    config.nll_chunk = 100
-    config.nll_batch_size = 50
+    # The nll evaluator's chunks bound memory, not the result (CPU speed: docs/performance.md).
+    config.nll_chunk = 100  # importance samples decoded at once per image
+    config.nll_batch_size = 50  # images at once in the nll evaluator
     config.probe_train_size = 10_000  # training codes the probes are fitted on
     config.disentanglement_votes = 2000  # FactorVAE/BetaVAE classifier training points
+    # dci's importance model: random_forest | gradient_boosting (metrics.disentanglement.dci);
+    # records and reports that give DCI name it (record field dci_importance_model).
+    config.dci_importance_model = "random_forest"
     config.checkpoint_every = 1  # epochs
-    config.keep_checkpoints = 3
-    config.figures = True
-    config.progress = True
+    config.keep_checkpoints = 3  # newest checkpoints kept per population
+    config.figures = True  # PNG figures of every member after training
+    config.progress = True  # tqdm progress bar per population
     return config

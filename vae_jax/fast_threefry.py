@@ -3,8 +3,7 @@
 jax lowers its threefry2x32 hash on CPU as a 5-iteration `fori_loop` (it compiles faster) and
 unrolls the 20 rounds on every other backend. Inside a training epoch's `lax.scan` the rolled
 loop makes XLA:CPU run each iteration as separate passes over memory with copies in between:
-the Bernoulli draw of one 128 x 784 MNIST batch (dynamic binarisation) took 0.66 ms rolled
-and 0.11 ms unrolled, against ~6 ms for a whole step of the Flax example's VAE.
+dynamic binarisation's Bernoulli draw ~6x slower (docs/performance.md).
 
 `use_unrolled_threefry_on_cpu` registers jax's own unrolled lowering for CPU too, so every key,
 permutation and sample is bit-for-bit what jax draws anyway. It uses jax internals, which the

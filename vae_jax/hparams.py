@@ -34,6 +34,11 @@ class Hparams:
     free_bits: jax.Array
     capacity_max: jax.Array
     capacity_steps: jax.Array
+    # FactorVAE (Kim & Mnih 2018): weight of the discriminator's total-correlation estimate.
+    factor_vae_gamma: jax.Array
+    # DIP-VAE (Kumar et al. 2018): weights of the off-diagonal and diagonal covariance terms.
+    dip_lambda_od: jax.Array
+    dip_lambda_d: jax.Array
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hparams))

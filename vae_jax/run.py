@@ -14,7 +14,16 @@ import jax
 import numpy as np
 import tqdm
 
-from vae_jax import checkpoints, data, divergence, models, objectives, train, workdir_lock
+from vae_jax import (
+    checkpoints,
+    data,
+    divergence,
+    models,
+    objectives,
+    train,
+    validation,
+    workdir_lock,
+)
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
@@ -28,6 +37,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
 
     Returns {population name: [last metrics record of each member]}.
     """
+    validation.check(config)  # before anything is written, loaded or compiled
     if not workdir:
         raise ConfigError("--workdir is required: it receives the config, checkpoints and logs")
     os.makedirs(workdir, exist_ok=True)
@@ -130,7 +140,7 @@ def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, da
         return
     codes = {"test": np.asarray(encode_fn(states.params, test_images))}
     if any(n in evaluators.ON_LABELS for n in names):
-        probe_images = jax.device_put(dataset.train_images[: setup.config.probe_train_size])
+        probe_images = jax.device_put(evaluators.probe_train_images(dataset, setup.config))
         codes["train"] = np.asarray(encode_fn(states.params, probe_images))
     for i, record in enumerate(records):
         if diverged[i] >= 0:
@@ -280,18 +290,34 @@ def load_trained(config, workdir: str, dataset: data.Dataset | None = None):
     return loaded
 
 
+def restore_member(setup: Setup, image_shape, directory: str, index: int):
+    """(params of member `index`, epoch) from the latest checkpoint in `directory` (one
+    population's), reading that member's arrays only."""
+    shapes = jax.eval_shape(lambda: train.create_state(
+        jax.random.key(0), setup.model, setup.tx, image_shape, setup.output_bias).params)
+    if not os.path.isdir(directory):
+        raise checkpoints.CheckpointError(f"no checkpoints in {directory}: the run has not "
+                                          "saved one yet, or the workdir is incomplete")
+    checkpointer = checkpoints.Checkpointer(directory)
+    try:
+        epoch = checkpointer.latest_epoch()
+        if epoch is None:
+            raise checkpoints.CheckpointError(f"no complete checkpoint in {directory}")
+        params = checkpointer.restore_member(epoch, index, shapes)
+    finally:
+        checkpointer.close()
+    return jax.tree.map(jax.numpy.asarray, params), epoch
+
+
 def load_member(workdir: str, population_name: str = "main", index: int = 0):
-    """(model, params, member config) of one member, from the workdir's config.json alone."""
-    import json
-
-    import ml_collections
-
-    with open(os.path.join(workdir, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    for key in ("hidden", "conv_channels", "evals", "final_evals", "exclude_train_labels"):
-        config[key] = tuple(config[key])
-    for population, setup, states, _ in load_trained(config, workdir):
+    """(model, params, member config) of one member, from the workdir's config.json alone,
+    reading that member's parameters only (vae_jax.load_run offers more)."""
+    config = checkpoints.read_config(workdir)
+    dataset = data.load(config)
+    for population in population_lib.split(config):
         if population.name == population_name:
-            return setup.model, train.member(states.params, index), \
-                population.configs[index]
+            setup = Setup(population.configs[index], dataset)
+            params, _ = restore_member(setup, dataset.image_shape, os.path.join(
+                workdir, "checkpoints", population.name), index)
+            return setup.model, params, population.configs[index]
     raise checkpoints.CheckpointError(f"no population {population_name!r} in {workdir}")

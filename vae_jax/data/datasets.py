@@ -26,10 +26,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vae_jax.data import array_checks
 from vae_jax.errors import DataError
 
 DATASETS = ("mnist", "fashion_mnist", "binarized_mnist", "sprites", "arrays")
 BINARIZATIONS = ("dynamic", "static", "none")
+DATA_SOURCES = ("auto", "idx", "tfds")  # of mnist / fashion_mnist: IDX files, else TFDS
 DATA_DIR_ENV = "VAE_JAX_DATA_DIR"
 # The test set is binarised once with this key whatever the run's seeds, so that test numbers
 # of different runs are computed on the very same binary images.
@@ -182,22 +184,12 @@ def _load_arrays(config) -> dict[str, np.ndarray]:
         )
     with np.load(path) as npz:
         arrays = {k: npz[k] for k in npz.files}
-    for split in ("train", "test"):
-        key = f"{split}_images"
-        if key not in arrays:
-            raise DataError(f"{path}: no array named {key!r} (have {sorted(arrays)})")
-        images = arrays[key]
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4:
-            raise DataError(f"{path}: {key} has shape {images.shape}; expected [N, H, W(, C)]")
-        if images.dtype != np.uint8:
-            if images.min() < 0 or images.max() > 1:
-                raise DataError(f"{path}: float {key} must lie in [0, 1] (or be uint8 0-255)")
-            images = np.round(images * 255).astype(np.uint8)
-        arrays[key] = images
+    array_checks.check_names(path, arrays)
+    for key in array_checks.IMAGES:
+        arrays[key] = array_checks.as_uint8_images(path, key, arrays[key])
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
         raise DataError(f"{path}: train and test images differ in shape")
+    array_checks.check_annotations(path, arrays)
     return arrays
 
 

@@ -21,11 +21,8 @@ are the same angle.
 
 Rasterisation: each pixel centre is mapped through the inverse translation, rotation
 and scale into the shape's canonical frame and tested with an implicit inside
-function; numpy, float32, in chunks of 64 images. Measured with
-`python -m vae_jax.data.sprites`: 60,000 images in 0.65 s of CPU time (one thread, best of
-5), 1.0-2.3 s wall on a 2-core CPU that other jobs were sharing (load average ~6).
-Chunks of 512 images were ~4x slower (temporaries fall out of cache), and `** 3` in
-the heart test ~10x slower than plain products.
+function; numpy, float32, in chunks of 64 images so that the temporaries stay in cache
+(`python -m vae_jax.data.sprites` times it; numbers in docs/performance.md).
 """
 
 import time

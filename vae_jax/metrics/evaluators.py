@@ -27,6 +27,9 @@ ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
 ON_CODES = ("active_units", "sparsity") + ON_LABELS + ON_FACTORS
 ON_SCORES = ("anomaly",)
 ALL = JITTED + ON_SCORES + ON_CODES
+# Under dynamic binarisation the probes' training images are binarised once with this key (as
+# the test set is with data.TEST_BINARIZATION_SEED): fitted and scored on the same kind of input.
+PROBE_BINARIZATION_SEED = 20151102
 
 
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:
@@ -105,6 +108,17 @@ def summarize(names, scores: dict[str, np.ndarray], dataset: data.Dataset,
     return out
 
 
+def probe_train_images(dataset: data.Dataset, config) -> np.ndarray:
+    """The first `config.probe_train_size` training images, as the probes' fitting set: binary
+    like the test images they are scored on. Static binarisation and `none` keep the training
+    images as loaded (already binary, or grey like the test set); dynamic binarisation draws one
+    fixed sample of them (PROBE_BINARIZATION_SEED, the same in every run)."""
+    images = dataset.train_images[: config.probe_train_size]
+    if config.binarization == "dynamic" and config.dataset != "binarized_mnist":
+        images = data.binarize(images, PROBE_BINARIZATION_SEED)
+    return images
+
+
 def make_population_encoder(setup):
     """-> encode(params [M,...], images uint8 [N,...]) -> codes [M, N, latents]."""
     codes = per_example.make_codes(setup.model)
@@ -125,8 +139,9 @@ def keys_for_epoch(eval_keys, epoch: int):
 
 
 def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Dataset,
-                 encode_images, config) -> dict[str, float]:
-    """Metrics of one member from its codes {'train': [N, L], 'test': [N, L]}.
+                 encode_images, config) -> dict[str, float | str]:
+    """Metrics of one member from its codes {'train': [N, L], 'test': [N, L]}, and with `dci`
+    the label 'dci_importance_model' (config.dci_importance_model).
 
     `encode_images(uint8 images) -> codes` encodes freshly rendered images (FactorVAE/BetaVAE).
     """
@@ -151,8 +166,8 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
     if "sap" in names:
         out["eval/sap"] = disentanglement.sap(test, factors)
     if "dci" in names:
-        for k, v in disentanglement.dci(test, factors).items():
-            out[f"eval/dci_{k}"] = v
+        scores = disentanglement.dci(test, factors, importance_model=config.dci_importance_model)
+        out |= {f"eval/dci_{k}": v for k, v in scores.items()}
     if "factor_vae" in names or "beta_vae" in names:
         ground_truth = _ground_truth(dataset)
         rng = np.random.default_rng(config.data_seed)
@@ -166,7 +181,10 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
             out["eval/beta_vae"] = disentanglement.beta_vae_score(
                 encode_fn, ground_truth, rng, num_train=config.disentanglement_votes,
                 num_eval=config.disentanglement_votes // 2)
-    return {k: float(v) for k, v in out.items()}
+    out = {k: float(v) for k, v in out.items()}
+    if "dci" in names:  # a label, not a metric: which importance model the DCI scores used
+        out["dci_importance_model"] = config.dci_importance_model
+    return out
 
 
 def _ground_truth(dataset: data.Dataset):

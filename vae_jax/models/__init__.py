@@ -11,7 +11,9 @@ from vae_jax.models.autoencoders import (
     VAE,
     ConvDecoder,
     ConvEncoder,
+    Discriminator,
     DownConv,
+    FactorVAE,
     MLPDecoder,
     MLPEncoder,
     UpConv,
@@ -21,6 +23,6 @@ from vae_jax.models.autoencoders import (
 
 __all__ = [
     "ACTIVATIONS", "AE", "ARCHITECTURES", "CODE_ACTIVATIONS", "LIKELIHOODS", "MODELS", "VAE",
-    "ConvDecoder", "ConvEncoder", "DownConv", "MLPDecoder", "MLPEncoder", "UpConv", "build",
-    "reparameterize",
+    "ConvDecoder", "ConvEncoder", "Discriminator", "DownConv", "FactorVAE", "MLPDecoder",
+    "MLPEncoder", "UpConv", "build", "reparameterize",
 ]

@@ -115,9 +115,8 @@ class DownConv(_Stride2Conv3x3):
 
     Inside a while loop -- the epoch's `lax.scan` -- XLA:CPU leaves the kernel gradient of
     `lax.conv_general_dilated` in a layout its fast convolution path does not take and runs
-    a generic loop instead: 210 ms per step for a [128, 14, 14, 32] -> 64-channel layer's
-    gradients against 14 ms for the same jitted step outside a loop, and 7 ms for this form
-    in either place (2-core development CPU, jax 0.10.2). Accelerators keep the convolution.
+    a generic loop instead: ~30x slower than this form (docs/performance.md). Accelerators
+    keep the convolution.
     """
 
     on_accelerator = staticmethod(functools.partial(
@@ -131,10 +130,7 @@ class UpConv(_Stride2Conv3x3):
     values), written as one matmul and interleaving adds on XLA:CPU (`conv_by_matmul.upsample`).
 
     XLA:CPU runs the kernel gradient of `lax.conv_transpose` through a slow generic
-    convolution: 158 ms of a 168 ms backward pass for a [128, 8, 8, 64] -> 32-channel layer,
-    against 21 ms for this form (2-core development CPU). With DownConv too, the conv VAE
-    trained at 2,400 images/s on that CPU (96 with both of XLA's convolutions), and at 3,500
-    once both backward passes were written by hand (2026-11-25).
+    convolution: the backward pass ~8x slower than this form's (docs/performance.md).
     Accelerators keep `lax.conv_transpose` (cuDNN).
     """
 
@@ -283,4 +279,40 @@ def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
                   learn_pixel_logvar=config.likelihood == "gaussian_learned")
     if config.model == "ae":
         return AE(code_activation=config.code_activation, **common)
+    if config.objective == "factor_vae":
+        return FactorVAE(discriminator_hidden=tuple(config.discriminator_hidden), **common)
     return VAE(**common)
+
+
+class Discriminator(nn.Module):
+    """z -> two logits (a sample of q(z), or of the product of its marginals): FactorVAE's
+    total-correlation discriminator, leaky-ReLU (slope 0.2) dense layers as in Kim & Mnih."""
+
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> jax.Array:
+        h = z
+        for width in self.hidden:
+            h = nn.leaky_relu(nn.Dense(width)(h), negative_slope=0.2)
+        return nn.Dense(2)(h)
+
+
+class FactorVAE(VAE):
+    """A VAE with FactorVAE's discriminator as a parameter subtree `discriminator`, trained in
+    the same step by its own loss (objectives/disentangling.py)."""
+
+    discriminator_hidden: Sequence[int] = (1000,) * 6
+
+    def setup(self):
+        super().setup()
+        self.discriminator = Discriminator(tuple(self.discriminator_hidden))
+
+    def discriminate(self, z: jax.Array) -> jax.Array:
+        return self.discriminator(z)
+
+    def __call__(self, x: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
+        outputs = super().__call__(x, key)
+        if self.is_initializing():
+            self.discriminator(outputs["z"])  # creates its parameters at init
+        return outputs

@@ -9,9 +9,8 @@ moved the data wastefully: the transpose of each of `downsample`'s nine strided 
 padded array of the input's full size, summed nine times, and `upsample`'s roll / take /
 stack transposes into as many scatters. The hand-written passes are one matmul per gradient
 plus the mirror-image data movement, and they add the same terms in the same order as
-autodiff did, so the gradients are bit-for-bit autodiff's (tests/test_models.py). Measured on
-the 2-core development CPU: the conv VAE's epoch 1.19 s -> 0.97 s for 3,840 MNIST images,
-with identical parameters after 6 epochs.
+autodiff did, so the gradients are bit-for-bit autodiff's (tests/test_models.py), and conv
+epochs are 12-22% faster on CPU (docs/performance.md).
 
 The backward passes are themselves differentiable (the contractive AE differentiates a vjp of
 the encoder): second derivatives agree with autodiff's to float32 round-off (a test). Being

@@ -24,7 +24,7 @@ def bernoulli_log_likelihood(x: jax.Array, logits: jax.Array) -> jax.Array:
     """
     # jax.nn.softplus, not max(l, 0) + log1p(exp(-|l|)): with the latter XLA:CPU fuses the
     # decoder, the likelihood and the sums into one YNNPACK fusion that runs the importance-
-    # sampled likelihood 4x slower (measured: 28 vs 7 images/s at k = 5000, jax 0.10.2).
+    # sampled likelihood 4x slower (docs/performance.md).
     return jnp.sum(x * logits - jax.nn.softplus(logits))
 
 
@@ -54,9 +54,9 @@ def make_log_likelihood(likelihood: str, pixel_std: float) -> Callable[..., jax.
 def reconstruction_nll(log_likelihood, x: jax.Array, outputs: dict) -> jax.Array:
     """-log p(x | z) per example, [batch], for x [batch, ...] and the decoder's `outputs`."""
     # Over flat pixels: every likelihood sums over all of them, and XLA:CPU runs the sum and
-    # its gradient over [B, 784] faster than over [B, 28, 28, 1] (jax 0.10.2, the Flax
-    # example's MLP: a VAE or AE epoch ~9% faster, eval/nll at k = 5000 2x), with bit-identical
-    # results; only a learned pixel variance's gradient sums in another order (round-off).
+    # its gradient over [B, 784] faster than over [B, 28, 28, 1] (an MLP epoch ~1.1x,
+    # eval/nll 2x: docs/performance.md), with bit-identical results; only a learned pixel
+    # variance's gradient sums in another order (round-off).
     batch = x.shape[0]
     per_example = {"logits": outputs["logits"].reshape(batch, -1)}
     # A learned pixel log-variance is a parameter, not a per-example output: it stays out of

@@ -20,8 +20,7 @@ import jax.numpy as jnp
 
 from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
-from vae_jax.hparams import Hparams
-from vae_jax.objectives import gaussians, kl_schedules, penalties
+from vae_jax.objectives import denoising, disentangling, gaussians, kl_schedules, penalties
 from vae_jax.objectives.likelihoods import (
     decoder_log_likelihood,
     make_log_likelihood,
@@ -29,7 +28,7 @@ from vae_jax.objectives.likelihoods import (
 )
 
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
-OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae"),
+OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae", "factor_vae", "dip_vae_i", "dip_vae_ii"),
               "ae": ("recon", "sparse_l1", "sparse_kl", "contractive")}
 
 
@@ -56,20 +55,11 @@ def vae_log_joint(model, log_likelihood, params):
 
 
 # ----------------------------------------------------------------------------------- the losses
-def _encoder_input(x, key, hparams: Hparams, kind: str):
-    """(what the encoder sees, the key left for the model). Denoising draws its noise from
-    its own split of the key; without corruption the key is passed on untouched."""
-    if kind == "none":
-        return x, key
-    noise_key, key = jax.random.split(key)
-    return corruption.corrupt(noise_key, x, kind, hparams.noise_level), key
-
-
 def make_vae_loss(model, log_likelihood, corruption_kind: str = "none") -> LossFn:
     """Negative beta-ELBO: E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z)), one sample of z."""
 
     def loss_fn(params, x, key, hparams, step=0):
-        x_in, key = _encoder_input(x, key, hparams, corruption_kind)
+        x_in, key = denoising.encoder_input(x, key, hparams, corruption_kind)
         outputs = model.apply({"params": params}, x_in, key)
         recon = reconstruction_nll(log_likelihood, x, outputs)
         kl_latents = gaussians.kl_per_latent(outputs["mean"], outputs["logvar"])
@@ -92,7 +82,7 @@ def make_iwae_loss(model, log_likelihood, num_samples: int,
         raise ConfigError(f"iwae_samples must be >= 1, got {num_samples}")
 
     def loss_fn(params, x, key, hparams, step=0):
-        x_in, key = _encoder_input(x, key, hparams, corruption_kind)
+        x_in, key = denoising.encoder_input(x, key, hparams, corruption_kind)
         mean, logvar = model.apply({"params": params}, x_in, method="encode")
         eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * eps
@@ -115,10 +105,10 @@ def make_tcvae_loss(model, log_likelihood, dataset_size: int, estimator: str = "
                     corruption_kind: str = "none") -> LossFn:
     """beta-TCVAE (Chen et al. 2018): recon + alpha * MI + beta * TC + gamma * dimension-wise KL,
     the three terms estimated on the batch by minibatch-weighted (mws) or minibatch-stratified
-    (mss) sampling (penalties.tc_decomposition)."""
+    (mss: the paper's weights; mss_even: an even spread) sampling (penalties.tc_log_weights)."""
 
     def loss_fn(params, x, key, hparams, step=0):
-        x_in, key = _encoder_input(x, key, hparams, corruption_kind)
+        x_in, key = denoising.encoder_input(x, key, hparams, corruption_kind)
         outputs = model.apply({"params": params}, x_in, key)
         recon = reconstruction_nll(log_likelihood, x, outputs)
         parts = penalties.tc_decomposition(outputs["z"], outputs["mean"], outputs["logvar"],
@@ -144,7 +134,7 @@ def make_ae_loss(model, log_likelihood, objective: str = "recon",
 
     def loss_fn(params, x, key, hparams, step=0):
         del step  # no schedule acts on an AE
-        x_in, _ = _encoder_input(x, key, hparams, corruption_kind)
+        x_in, _ = denoising.encoder_input(x, key, hparams, corruption_kind)
         outputs = model.apply({"params": params}, x_in)
         recon = reconstruction_nll(log_likelihood, x, outputs)
         if objective == "recon":
@@ -202,4 +192,8 @@ def build(config, model, dataset_size: int | None = None) -> LossFn:
         if not dataset_size:
             raise ConfigError("the tcvae objective needs the training-set size (dataset_size)")
         return make_tcvae_loss(model, log_likelihood, dataset_size, config.tc_estimator, kind)
+    if objective == "factor_vae":
+        return disentangling.make_factor_vae_loss(model, log_likelihood, kind)
+    if objective in disentangling.DIP_KINDS:
+        return disentangling.make_dip_vae_loss(model, log_likelihood, objective, kind)
     return make_ae_loss(model, log_likelihood, objective, kind)

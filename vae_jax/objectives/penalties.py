@@ -54,41 +54,60 @@ def jacobian_frobenius_sq(encode_one: Callable[[jax.Array], jax.Array], x: jax.A
 
 
 # ------------------------------------------------------------------------------- beta-TCVAE
-TC_ESTIMATORS = ("mws", "mss")
+TC_ESTIMATORS = ("mws", "mss", "mss_even")
+
+
+def tc_log_weights(batch: int, dataset_size: int, estimator: str) -> jax.Array:
+    """[i, j]: log of the weight of q(z_i | x_j) in the batch estimate of q(z_i) (B = batch,
+    N = dataset size). Each row sums to 1/B (mws) or 1 (mss, mss_even).
+
+      mws (minibatch-weighted sampling, Chen et al.'s main text): every weight 1 / (N B).
+      mss (minibatch-stratified sampling, Chen et al.'s appendix and released code, with
+          M = B - 1): x_i's own posterior 1 / N, one other (x_{i+1}, cyclically)
+          (N - M) / (N M), each of the remaining B - 2 1 / M. The released
+          `_log_importance_weight_matrix` strides by B instead of B + 1 and so puts the 1 / N and
+          (N - M) / (N M) weights in columns 0 and 1 of every row, not on each example's own
+          posterior and its neighbour (rtqichen/beta-tcvae pull request 1); these are the weights
+          it meant.
+      mss_even: x_i's own posterior 1 / N, the other B - 1 share (N - 1) / N evenly. Not the
+          paper's; kept for runs made with it (it was called `mss` before).
+    """
+    if estimator == "mws":
+        return jnp.full((batch, batch), -math.log(batch * dataset_size))
+    own = jnp.eye(batch, dtype=bool)
+    if estimator == "mss":
+        m = batch - 1
+        if m < 1 or dataset_size <= m:
+            raise ConfigError(f"tc_estimator 'mss' needs 2 <= batch size <= dataset size; got "
+                              f"batch {batch}, dataset {dataset_size}")
+        neighbour = jnp.roll(own, 1, axis=1)  # [i, i + 1 mod B]
+        return jnp.where(own, -math.log(dataset_size), jnp.where(
+            neighbour, math.log(dataset_size - m) - math.log(dataset_size * m), -math.log(m)))
+    if estimator == "mss_even":
+        other = math.log(dataset_size - 1) - math.log(dataset_size * max(batch - 1, 1))
+        return jnp.where(own, -math.log(dataset_size), other)
+    raise ConfigError(f"unknown tc_estimator {estimator!r}; choose one of "
+                      f"{', '.join(TC_ESTIMATORS)} (--config.tc_estimator=...)")
 
 
 def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array, dataset_size: int,
                      estimator: str = "mws") -> dict[str, jax.Array]:
     """Batch term: the KL decomposition of Chen et al. (2018), per example [batch].
 
-    log q(z_i) and log prod_d q(z_id) are estimated from the batch's posteriors (M = batch
-    size, N = dataset size), with one of the paper's two estimators:
-
-      mws (minibatch-weighted sampling, the paper's main text): every q(z_i | x_j) weighs
-          1 / (N M). When the posteriors overlap, this reads q(z) about N times too small in
-          each of the D + 1 estimates, so TC is inflated by about (D - 1) log N nats and the
-          dimension-wise KL deflated by D log N (see the test) — the terms are biased; the
-          gradient the paper trained with is this one.
-      mss (minibatch-stratified sampling, the paper's appendix): x_i's own posterior weighs
-          1 / N, each of the other M - 1 weighs (N - 1) / (N (M - 1)) — an unbiased estimate
-          of q(z_i) when the others are uniform draws from the rest of the data.
+    log q(z_i) and log prod_d q(z_id) are estimated from the batch's posteriors (N = dataset
+    size), weighted as `tc_log_weights(estimator)` says. With mws, when the posteriors overlap,
+    q(z) reads about N times too small in each of the D + 1 estimates, so TC is inflated by about
+    (D - 1) log N nats and the dimension-wise KL deflated by D log N (see the test) — the terms
+    are biased; the gradient the paper trained with is this one. mss and mss_even weigh each
+    row to 1 and are exact when all posteriors are equal.
 
     Returns `mi` (index-code mutual information log q(z|x) - log q(z)), `tc` (total
     correlation log q(z) - log prod_d q(z_d)) and `dwkl` (dimension-wise KL
-    log prod_d q(z_d) - log p(z)); they sum to log q(z|x) - log p(z) with either estimator.
+    log prod_d q(z_d) - log p(z)); they sum to log q(z|x) - log p(z) with any estimator.
     """
-    batch = z.shape[0]
+    log_weights = tc_log_weights(z.shape[0], dataset_size, estimator)
     # [i, j, d]: log q(z_i,d | x_j)
     pairwise = gaussians.log_normal_per_dim(z[:, None, :], mean[None, :, :], logvar[None, :, :])
-    if estimator == "mws":
-        log_weights = jnp.full((batch, batch), -math.log(batch * dataset_size))
-    elif estimator == "mss":
-        own = -math.log(dataset_size)
-        other = math.log(dataset_size - 1) - math.log(dataset_size * max(batch - 1, 1))
-        log_weights = jnp.where(jnp.eye(batch, dtype=bool), own, other)
-    else:
-        raise ConfigError(f"unknown tc_estimator {estimator!r}; choose one of "
-                          f"{', '.join(TC_ESTIMATORS)} (--config.tc_estimator=...)")
     log_qz = jax.nn.logsumexp(log_weights + pairwise.sum(axis=-1), axis=1)
     log_prod_qzd = jnp.sum(jax.nn.logsumexp(log_weights[:, :, None] + pairwise, axis=1), axis=-1)
     log_qz_x = jnp.sum(jnp.diagonal(pairwise, axis1=0, axis2=1).T, axis=-1)

@@ -25,7 +25,7 @@ def map_members(member_fn, member_map: str, shared_args=()):
     program (`lax.map`), so each member runs exactly the arithmetic of a lone run. 'chunked'
     vmaps chunks of up to 8 members, one chunk after another, which bounds the memory of the
     batched arithmetic. 'unrolled' only changes the training epoch (`make_train_epoch`);
-    everything else maps it like 'map'. `resolve_member_map` has the measured speeds.
+    everything else maps it like 'map'. Measured speeds: docs/performance.md.
     """
     if member_map not in MEMBER_MAPS:
         raise ConfigError(
@@ -76,7 +76,7 @@ def _over_group(member_fn):
     """member_fn vmapped over a group's leading member axis; a group of ONE member runs
     member_fn on that member itself. Lone runs and 'map' populations are groups of one: with
     a member axis of size 1 XLA:CPU runs every matmul as a batched matmul, ~10% slower for the
-    MLP step than the plain one (experiments/throughput.py) and rounded differently."""
+    MLP step than the plain one (docs/performance.md) and rounded differently."""
     vmapped = jax.vmap(member_fn)
 
     def group_fn(*member_args):
@@ -98,10 +98,9 @@ def resolve_member_map(member_map: str, architecture: str = "mlp") -> str:
     device's share is one batch); on one CPU device 'unrolled' for MLPs and 'map' for conv
     models, both bitwise equal to lone runs. On one CPU a member's matmuls already fill the
     cores, so what a population can save is what its members share: 'unrolled' draws each
-    batch (gather and Bernoulli draw) once for up to 8 members: 1.11x-1.49x / 1.02x-1.17x
-    the speed of 8 / 32 MLP members one after another, where vmapped chunks (batched matmuls)
-    ran at 0.94x / 0.96x. A conv step dwarfs its batch draw: conv 'map' 0.98x-1.01x /
-    1.01x-1.05x (experiments/throughput.py, 2-core CPU, several runs)."""
+    batch (gather and Bernoulli draw) once for up to 8 members, faster than members one after
+    another and than vmapped chunks (batched matmuls). A conv step dwarfs its batch draw, so
+    conv keeps 'map' (speeds: docs/performance.md)."""
     if member_map == "auto":
         if jax.default_backend() != "cpu" or jax.device_count() > 1:
             return "vmap"

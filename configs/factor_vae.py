@@ -1,0 +1,23 @@
+"""FactorVAE (Kim & Mnih 2018) on sprites: the ELBO plus gamma times a discriminator's estimate
+of the total correlation of q(z); gamma = 10 and gamma = 40 in one population.
+
+Command:  python -m vae_jax.main --config=configs/factor_vae.py --workdir=/tmp/factor_vae
+Runtime:  RUNTIME
+Result:   RESULT
+The paper's discriminator (six layers of 1000) is `--config.discriminator_hidden`'s default;
+this CPU-budget config uses two layers of 256.
+"""
+
+from configs import compare
+
+
+def get_config():
+    config = compare.get_config()
+    config.model = "vae"
+    config.objective = "factor_vae"
+    config.discriminator_hidden = (256, 256)
+    config.sweep.beta = None
+    config.sweep.seed = None
+    config.sweep.factor_vae_gamma = (10.0, 40.0)
+    config.evals = ("elbo", "active_units", "mig", "dci", "factor_vae")
+    return config

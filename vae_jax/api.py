@@ -1,0 +1,215 @@
+"""A Python API for finished runs: open a workdir, pick a member, use and evaluate its model.
+
+    import vae_jax
+    run = vae_jax.load_run("/tmp/compare/vae")   # config.json + checkpoints + metrics.jsonl
+    member = run.member(2)                       # reads member 2's parameters only
+    codes = member.encode(images)                # posterior means (VAE) or codes (AE)
+    pixels = member.decode(codes)                # pixel means: sigmoid of the decoder's logits
+    member.sample(16, seed=0), member.reconstruct(images)
+    member.evaluate("elbo")                      # {'recon': ..., 'kl': ..., 'nelbo': ...}
+    member.evaluate("nll", nll_samples=100)      # config fields overridable per call
+    member.metrics()                             # the member's metrics.jsonl records
+
+Everything is computed by the package's own functions (the model's encode/decode, the named
+evaluators of metrics/evaluators.py) with the member's config as the run resolved it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vae_jax import checkpoints, data, train
+from vae_jax import hparams as hparams_lib
+from vae_jax import run as run_lib
+from vae_jax.errors import ConfigError, DataError
+from vae_jax.metrics import evaluators, per_example
+from vae_jax.report import logs
+from vae_jax.train import population as population_lib
+
+
+def load_run(workdir: str, data_dir: str | None = None) -> Run:
+    """The finished (or interrupted) run in `workdir`. `data_dir` overrides where its dataset is
+    read from, when the run's data has moved (needed by `evaluate` and to build the model)."""
+    return Run(workdir, data_dir)
+
+
+class Run:
+    """A workdir's resolved config, its populations and their members."""
+
+    def __init__(self, workdir: str, data_dir: str | None = None):
+        self.workdir = workdir
+        self.config = checkpoints.read_config(workdir)
+        if data_dir is not None:
+            self.config.data_dir = data_dir
+        self.populations = {p.name: p for p in population_lib.split(self.config)}
+
+    @property
+    def num_members(self) -> int:
+        """Members over all populations (a plain run: 1)."""
+        return sum(p.size for p in self.populations.values())
+
+    @functools.cached_property
+    def dataset(self) -> data.Dataset:
+        return data.load(self.config)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}: {p.size}" for name, p in self.populations.items())
+        return f"Run({self.workdir!r}, {self.config.model}, members {{{sizes}}})"
+
+    def member(self, index: int = 0, population: str = "main") -> Member:
+        """Member `index` of `population`, its parameters from the latest checkpoint."""
+        if population not in self.populations:
+            raise ConfigError(f"{self.workdir} has no population {population!r}; it has "
+                              f"{', '.join(self.populations)}")
+        members = self.populations[population]
+        if not 0 <= index < members.size:
+            raise ConfigError(f"population {population!r} of {self.workdir} has members "
+                              f"0..{members.size - 1}, not {index}")
+        config = members.configs[index]
+        setup = run_lib.Setup(config, self.dataset)
+        params, epoch = run_lib.restore_member(
+            setup, self.dataset.image_shape,
+            os.path.join(self.workdir, "checkpoints", population), index)
+        return Member(self, population, index, config, setup, params, epoch)
+
+
+class Member:
+    """One trained member: its config, model and parameters, and what can be done with them."""
+
+    def __init__(self, run: Run, population: str, index: int, config, setup, params, epoch: int):
+        self.run, self.population, self.index = run, population, index
+        self.config, self.params, self.epoch = config, params, epoch
+        self._setup = setup
+
+    def __repr__(self) -> str:
+        return (f"Member({self.run.workdir!r}, population={self.population!r}, "
+                f"index={self.index}, epoch={self.epoch}, {self.label})")
+
+    @property
+    def model(self):
+        return self._setup.model
+
+    @property
+    def hparams(self) -> hparams_lib.Hparams:
+        return hparams_lib.from_config(self.config)
+
+    @property
+    def label(self) -> dict:
+        """Its Hparams and seed, as the logs name it."""
+        return self.run.populations[self.population].member_labels()[self.index]
+
+    # ------------------------------------------------------------------------------ the model
+    @functools.cached_property
+    def _encode(self):
+        def encode(params, x):
+            out = self.model.apply({"params": params}, x, method="encode")
+            return out[0] if isinstance(out, tuple) else out  # a VAE's posterior mean
+
+        return jax.jit(encode)
+
+    @functools.cached_property
+    def _decode(self):
+        return jax.jit(lambda params, z: jax.nn.sigmoid(
+            self.model.apply({"params": params}, z, method="decode")))
+
+    def encode(self, images) -> np.ndarray:
+        """Posterior means (VAE) or codes (AE) [N, latents] of uint8 images [N, H, W, C] or of
+        floats in [0, 1]."""
+        x = self._floats(images)
+        return self._chunked(lambda chunk: self._encode(self.params, chunk), x)
+
+    def decode(self, z) -> np.ndarray:
+        """Pixel means [N, H, W, C] (sigmoid of the decoder's logits) of latents z [N, latents]."""
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.config.latents:
+            raise DataError(f"decode takes latents of shape [N, {self.config.latents}], "
+                            f"got {z.shape}")
+        return self._chunked(lambda chunk: self._decode(self.params, chunk), z)
+
+    def reconstruct(self, images) -> np.ndarray:
+        """decode(encode(images)): the pixel means of the posterior mean (or the AE code)."""
+        return self.decode(self.encode(images))
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """Pixel means of n latents drawn from the prior N(0, I) with `seed` (for an AE, which
+        has no prior, the same draws show what its decoder makes of them)."""
+        z = jax.random.normal(jax.random.key(seed), (n, self.config.latents))
+        return self.decode(np.asarray(z))
+
+    def _chunked(self, fn, x: np.ndarray) -> np.ndarray:
+        if not len(x):
+            raise DataError("no inputs: give at least one image or latent")
+        size = self.config.eval_batch_size
+        return np.concatenate([np.asarray(fn(jnp.asarray(x[i:i + size])))
+                               for i in range(0, len(x), size)])
+
+    def _floats(self, images) -> np.ndarray:
+        images = np.asarray(images)
+        shape = self.run.dataset.image_shape
+        if images.ndim != 4 or images.shape[1:] != shape:
+            raise DataError(f"images must be [N, {', '.join(map(str, shape))}] like the run's "
+                            f"{self.config.dataset} data, got {images.shape}")
+        if images.dtype == np.uint8:
+            return images.astype(np.float32) / 255.0
+        if not np.issubdtype(images.dtype, np.floating):
+            raise DataError(f"images must be uint8 or floats in [0, 1], got {images.dtype}")
+        if images.size and (images.min() < 0 or images.max() > 1):
+            raise DataError(f"float images must lie in [0, 1], got [{images.min()}, "
+                            f"{images.max()}]; divide uint8 pixels by 255")
+        return images.astype(np.float32)
+
+    # ----------------------------------------------------------------------------- evaluation
+    def evaluate(self, name: str, images=None, **overrides) -> dict[str, float]:
+        """The named evaluator's means ('elbo' -> recon, kl, nelbo; 'nll' adds nll; ...) on the
+        run's test set, or on `images` (uint8 [N, H, W, C]). `overrides` set config fields for
+        this call (nll_samples=100, say). The evaluation key is the one the run used at its last
+        evaluation, so evaluate("elbo") reproduces the logged eval/ values."""
+        config = self.config.copy_and_resolve_references()
+        for field, value in overrides.items():
+            if field not in config:
+                raise ConfigError(f"evaluate: {field!r} is not a config field")
+            config[field] = value
+        config.evals, config.final_evals = (name,), ()
+        dataset = self.run.dataset
+        names = evaluators.validate(config, dataset)
+        if images is None:
+            images = dataset.test_images
+        elif name in evaluators.ON_LABELS + evaluators.ON_FACTORS + evaluators.ON_SCORES:
+            raise ConfigError(f"evaluator {name!r} needs the test set's labels or factors: "
+                              "call evaluate without images")
+        elif np.asarray(images).dtype != np.uint8:
+            raise DataError("evaluate takes uint8 images (the datasets' format), got "
+                            f"{np.asarray(images).dtype}; pass (images * 255).round()"
+                            ".astype(np.uint8)")
+        self._floats(images)  # checks the shape
+        setup = run_lib.Setup(config, dataset)
+        keys = jax.vmap(population_lib.MemberKeys.from_seed)(
+            jnp.asarray([int(config.seed)], jnp.uint32))  # this member as a population of one
+        params = jax.tree.map(lambda a: a[None], self.params)
+        images = jnp.asarray(images)
+        out = {}
+        if names[0] in evaluators.JITTED or names[0] in evaluators.ON_SCORES:
+            eval_fn = jax.jit(evaluators.make_jitted_eval(setup, names))
+            scores = jax.device_get(eval_fn(
+                params, evaluators.keys_for_epoch(keys.eval, self.epoch),
+                train.stack_members([hparams_lib.from_config(config)]), images))
+            means = evaluators.summarize(names, scores, dataset, config.exclude_train_labels)
+            out = {k: float(v[0]) for k, v in means.items()}
+        else:
+            codes = {"test": self.encode(images)}
+            if name in evaluators.ON_LABELS:
+                codes["train"] = self.encode(dataset.train_images[: config.probe_train_size])
+            out = evaluators.code_metrics(
+                names, codes, dataset,
+                lambda x: per_example.encode_images(self.model, self.params, x), config)
+        return {k.removeprefix("eval/"): v for k, v in out.items()}
+
+    def metrics(self) -> list[dict]:
+        """The member's records in the run's metrics.jsonl, one per logged epoch."""
+        return [r for r in logs.read_metrics(self.run.workdir)
+                if r.get("population") == self.population and r.get("member") == self.index]
