@@ -1,4 +1,4 @@
-"""Members whose training diverged (a non-finite loss or gradient): found, reported, isolated.
+"""Members whose training diverged (a non-finite loss): found, reported, isolated.
 
 The train step freezes such a member where it was (`TrainState.diverged_step` >= 0) while the
 other members of its population train on, bitwise as they would alone. Here, on the host: a

@@ -85,7 +85,7 @@ def train_step(state: TrainState, x: jax.Array, key: jax.Array, hparams: Hparams
     """One gradient step of one member. `key` is the member's train key; the step's own key is
     `fold_in(key, step)`, so no key is carried and a resumed run draws the same keys.
 
-    A member whose loss or gradients are not finite is frozen instead (see `TrainState`)."""
+    A member whose loss is not finite is frozen instead (see `TrainState`)."""
     step_key = jax.random.fold_in(key, state.step)
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x, step_key, hparams,
                                                      state.step)
