@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import jax
 import numpy as np
@@ -40,18 +41,21 @@ def env():
 
 def main(workdir, data_dir):
     return subprocess.run(command(workdir, data_dir), cwd=REPO, capture_output=True, text=True,
-                          env=env(), timeout=300)
+                          env=env(), timeout=120)
 
 
 def killed_at(workdir, data_dir, hook: str, epoch: int) -> None:
     """Runs the command until `hook` pauses it in `epoch`, then SIGKILLs it."""
     process = subprocess.Popen(command(workdir, data_dir, hook, epoch), cwd=REPO, env=env(),
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watchdog = threading.Timer(120, process.kill)  # bounds the wait for the hook
+    watchdog.start()
     try:
         assert process.stdout.readline().strip() == "PAUSED", "the run ended before the hook"
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
+        watchdog.cancel()
     assert process.returncode == -signal.SIGKILL
 
 
@@ -82,37 +86,42 @@ def assert_ends_like(workdir, straight):
                 if "tmp" in n]
 
 
+def tiny(num_epochs=EPOCHS):
+    """The config `command` runs (configs/test.py), for runs inside the test process."""
+    config = test_config.get_config()
+    config.data_dir, config.figures, config.num_epochs = DATA_DIR, False, num_epochs
+    return config
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
+    """The run that met no fault."""
     workdir = tmp_path_factory.mktemp("straight")
-    result = main(workdir, DATA_DIR)
-    assert result.returncode == 0, result.stderr
+    run.train_and_evaluate(tiny(), str(workdir))
     return workdir
 
 
 @pytest.fixture
-def config(tiny_config):
-    tiny_config.num_epochs = EPOCHS
-    return tiny_config
+def config():
+    return tiny()
 
 
-def test_killed_during_an_epoch_then_relaunched(straight, tmp_path, data_dir):
+def test_killed_during_an_epoch_then_relaunched(straight, config, tmp_path, data_dir, caplog):
     killed_at(tmp_path, data_dir, "epoch", 1)  # epoch 2 of 3 was computing
     assert [r["epoch"] for r in records(tmp_path)] == [1]
     # The dead run's lock does not block the relaunch (the kernel released it).
-    relaunched = main(tmp_path, data_dir)
-    assert relaunched.returncode == 0, relaunched.stderr
-    assert "taking over the lock of a run that ended without releasing it" in relaunched.stderr
+    run.train_and_evaluate(config, str(tmp_path))
+    assert any("taking over the lock of a run that ended without releasing it" in m
+               for m in caplog.messages)
     assert_ends_like(tmp_path, straight)
 
 
-def test_killed_during_a_checkpoint_write_then_relaunched(straight, tmp_path, data_dir):
+def test_killed_during_a_checkpoint_write_then_relaunched(straight, config, tmp_path, data_dir):
     killed_at(tmp_path, data_dir, "finalize", 2)  # epoch 2's files written, not renamed
     names = set(os.listdir(tmp_path / "checkpoints" / "main"))
     assert "1" in names and "2" not in names and any(n.startswith("2.orbax-checkpoint-tmp")
                                                      for n in names)
-    relaunched = main(tmp_path, data_dir)
-    assert relaunched.returncode == 0, relaunched.stderr
+    run.train_and_evaluate(config, str(tmp_path))
     assert_ends_like(tmp_path, straight)
 
 

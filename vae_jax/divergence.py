@@ -1,4 +1,4 @@
-"""Members whose training diverged (a non-finite loss or gradient): found, reported, isolated.
+"""Members whose training diverged (a non-finite loss): found, reported, isolated.
 
 The train step freezes such a member where it was (`TrainState.diverged_step` >= 0) while the
 other members of its population train on, bitwise as they would alone. Here, on the host: a
@@ -38,13 +38,13 @@ def check(steps: np.ndarray, before: np.ndarray, losses, population, epoch: int,
         kept = (f"the last good checkpoint (epoch {epoch_of_checkpoint}) is kept in {workdir}"
                 if epoch_of_checkpoint else "no checkpoint had been written yet")
         raise NonFiniteLossError(
-            f"non-finite training loss or gradients (epoch loss {np.asarray(losses)[bad[0]]}) "
+            f"non-finite training loss (epoch loss {np.asarray(losses)[bad[0]]}) "
             f"in epoch {epoch + 1} for {who}. Training stopped and {kept}. Lower "
             "--config.learning_rate (or beta), or check the data for NaNs."
         )
     for i in np.flatnonzero((steps >= 0) & (before < 0)):
         logging.warning(
-            "population %s: member %d %s diverged at step %d (non-finite loss or gradients); "
+            "population %s: member %d %s diverged at step %d (non-finite loss); "
             "it is frozen there and logged with NaN metrics, the other members train on",
             population.name, i, labels[i], steps[i])
 
