@@ -221,3 +221,36 @@ def test_data_parallel_two_processes_equals_one_device_and_resumes_after_a_kill(
     final = _final_states(workdir)["main"]
     assert _max_relative_difference(final.params, parallel.params) <= 1e-6
     np.testing.assert_allclose(_eval_records(workdir)[(0, 30)], got[(0, 30)], rtol=1e-6)
+
+
+def test_slurm_script_parses():
+    script = REPO / "experiments" / "slurm" / "vae_multinode.sbatch"
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "--distributed" in script.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_device_check_on_four_cpu_devices(tmp_path):
+    """In one process of 4 devices: data-parallel over 2 and 4 devices and a sharded
+    4-member population against one device (experiments/device_check.py)."""
+    out = tmp_path / "device_check.json"
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="4", JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO),
+               VAE_JAX_DATA_DIR=DATA_DIR)
+    result = subprocess.run(
+        [sys.executable, "experiments/device_check.py", "--quick", "--only=exactness",
+         f"--out={out}"], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checks = json.loads(out.read_text())
+    assert checks["devices"] == 4
+    exactness = checks["exactness"]
+    compared = [k for k in exactness if k != "lone_steps"]
+    assert compared == ["data_parallel_2_vs_1", "data_parallel_4_vs_1",
+                        "population_4_members_4x1_vs_1", "population_4_members_2x2_vs_1"]
+    for name in compared:
+        assert exactness[name]["params_max_rel_diff"] <= PARAM_TOLERANCE, name
+        assert exactness[name]["eval_nelbo_max_abs_diff"] <= NELBO_TOLERANCE, name
+    # Splitting the batch changes the summation order: never bitwise.
+    assert exactness["data_parallel_4_vs_1"]["params_max_rel_diff"] > 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import jax
 
@@ -29,6 +30,7 @@ _POLL_SECONDS = 2.0
 _PEER_ERRORS = ("Gloo", "Connection reset by peer", "Connection closed by peer",
                 "coordination", "heartbeat", "UNAVAILABLE", "Socket closed")
 _watchdog: _Watchdog | None = None
+_shutdown_timeout = 30.0
 
 
 def initialize(coordinator_address: str = "", num_processes: int = 0, process_id: int = -1,
@@ -55,7 +57,8 @@ def initialize(coordinator_address: str = "", num_processes: int = 0, process_id
     jax.distributed.initialize(**kwargs, initialization_timeout=initialization_timeout,
                                heartbeat_timeout_seconds=heartbeat_timeout,
                                shutdown_timeout_seconds=shutdown_timeout)
-    global _watchdog
+    global _watchdog, _shutdown_timeout
+    _shutdown_timeout = shutdown_timeout
     _watchdog = _Watchdog()
     _watchdog.start()
     return True
@@ -121,10 +124,17 @@ def short_reason(error: BaseException) -> str:
 
 def finish() -> None:
     """A clean end: waits for every process (the primary may still write figures), stops the
-    watchdog, then shuts jax.distributed down."""
-    _client().wait_at_barrier("vae_jax_finished", 24 * 3600 * 1000)
+    watchdog, then shuts jax.distributed down, process 0 (which hosts the coordination
+    service) last: with recoverability on, jax's own shutdown does not wait for the others."""
+    client = _client()
+    client.wait_at_barrier("vae_jax_finished", 24 * 3600 * 1000)
     if _watchdog is not None:
         _watchdog.halt()
+    if is_primary():
+        deadline = time.monotonic() + _shutdown_timeout
+        while len(client.get_live_nodes(list(range(jax.process_count())))) > 1 and (
+                time.monotonic() < deadline):
+            time.sleep(0.1)
     jax.distributed.shutdown()
 
 
