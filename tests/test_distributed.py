@@ -90,28 +90,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(workdir, *flags, processes: int = 1, devices: int = 1, port: int = 0):
+def _launch(workdir, *flags, processes: int = 1, devices: int = 1, tag: str = ""):
     """`python -m vae_jax.main` on configs/test.py in `processes` processes of `devices` CPU
-    devices each; output in workdir/../<name>_<i>.log."""
+    devices each; output in workdir/../<name>_<tag><i>.log."""
     env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(devices), JAX_PLATFORMS="cpu",
                PYTHONPATH=str(REPO), VAE_JAX_DATA_DIR=DATA_DIR)
     command = [sys.executable, "-m", "vae_jax.main", "--config=configs/test.py",
                f"--workdir={workdir}", f"--config.data_dir={DATA_DIR}", *RUN, *flags]
     if processes > 1:
-        port = port or _free_port()
+        port = _free_port()
         command += [f"--coordinator_address=localhost:{port}", f"--num_processes={processes}",
                     "--heartbeat_timeout=10", "--shutdown_timeout=10"]
     launched = []
     for i in range(processes):
-        log = open(f"{workdir}_{i}.log", "w")  # noqa: SIM115 - closed by _wait
+        log = open(f"{workdir}_{tag}{i}.log", "w")  # noqa: SIM115 - closed by _wait
         ids = [f"--process_id={i}"] if processes > 1 else []
         launched.append((subprocess.Popen(command + ids, env=env, cwd=REPO, stdout=log,
                                           stderr=subprocess.STDOUT), log))
     return launched
 
 
-def _log_text(workdir, i: int) -> str:
-    with open(f"{workdir}_{i}.log") as f:
+def _log_text(workdir, i: int, tag: str = "") -> str:
+    with open(f"{workdir}_{tag}{i}.log") as f:
         return f.read()
 
 
@@ -217,8 +217,9 @@ def test_data_parallel_two_processes_equals_one_device_and_resumes_after_a_kill(
     assert not (workdir / "checkpoints" / "main" / "30").exists()  # killed mid-run
 
     # Relaunched: resumes and ends at the straight run's numbers (the same programs).
-    resumed = _launch(workdir, processes=2, devices=2)
-    _ok(workdir, resumed)
+    resumed = _launch(workdir, processes=2, devices=2, tag="resumed")
+    codes = _wait(workdir, resumed)
+    assert codes == [0, 0], _log_text(workdir, 0, "resumed")[-3000:]
     final = _final_states(workdir)["main"]
     assert _max_relative_difference(final.params, parallel.params) <= 1e-6
     np.testing.assert_allclose(_eval_records(workdir)[(0, 30)], got[(0, 30)], rtol=1e-6)
