@@ -72,6 +72,17 @@ def test_incomplete_distributed_flags_are_refused():
         distributed.initialize("localhost:1234", num_processes=2, process_id=2)
 
 
+def test_distributed_outside_a_cluster_says_what_to_give(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLURM_", "OMPI_", "TPU_", "CLOUD_TPU"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "vae_jax.main", "--config=configs/test.py", f"--workdir={tmp_path}",
+         "--distributed"], env=dict(env, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu"),
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "--distributed found no cluster to join" in result.stderr
+
+
 def test_short_reason_names_the_peer_address():
     import jax
 

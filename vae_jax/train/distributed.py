@@ -54,9 +54,13 @@ def initialize(coordinator_address: str = "", num_processes: int = 0, process_id
     jax.config.update("jax_enable_recoverability", True)  # a lost peer is reported, see module
     kwargs = dict(coordinator_address=coordinator_address, num_processes=num_processes,
                   process_id=process_id) if explicit else {}
-    jax.distributed.initialize(**kwargs, initialization_timeout=initialization_timeout,
-                               heartbeat_timeout_seconds=heartbeat_timeout,
-                               shutdown_timeout_seconds=shutdown_timeout)
+    try:
+        jax.distributed.initialize(**kwargs, initialization_timeout=initialization_timeout,
+                                   heartbeat_timeout_seconds=heartbeat_timeout,
+                                   shutdown_timeout_seconds=shutdown_timeout)
+    except ValueError as e:  # --distributed outside SLURM / Open MPI / a TPU slice
+        raise ConfigError(f"--distributed found no cluster to join ({e}); give "
+                          "--coordinator_address, --num_processes and --process_id") from e
     global _watchdog, _shutdown_timeout
     _shutdown_timeout = shutdown_timeout
     _watchdog = _Watchdog()
