@@ -31,7 +31,7 @@ RESUMABLE_CHANGES = frozenset({
     "num_epochs", "eval_every", "checkpoint_every", "keep_checkpoints", "figures", "progress",
     "data_dir", "tfds_data_dir", "evals", "final_evals", "nll_samples", "nll_chunk",
     "nll_batch_size", "eval_batch_size", "memory_limit_gb", "member_map", "probe_train_size",
-    "disentanglement_votes", "dci_importance_model",
+    "disentanglement_votes", "dci_importance_model", "mesh_members", "mesh_data",
 })
 
 
@@ -50,8 +50,10 @@ def config_to_json(config) -> dict:
     return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
-def check_or_write_config(workdir: str, config) -> None:
-    """Writes workdir/config.json, or checks that the one there is compatible with `config`."""
+def check_or_write_config(workdir: str, config, write: bool = True) -> None:
+    """Writes workdir/config.json, or checks that the one there is compatible with `config`.
+
+    `write=False` only checks (the processes of a multi-process run other than process 0)."""
     path = os.path.join(workdir, "config.json")
     current = config_to_json(config)
     if os.path.exists(path):
@@ -78,6 +80,8 @@ def check_or_write_config(workdir: str, config) -> None:
                 "Its checkpoints would not fit: use a new --workdir, or rerun with the saved "
                 f"config ({path})."
             )
+    if not write:
+        return
     with open(path + ".tmp", "w") as f:  # replaced atomically: a crash never leaves half a file
         json.dump(current, f, indent=2, sort_keys=True)
     os.replace(path + ".tmp", path)

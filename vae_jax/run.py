@@ -13,6 +13,7 @@ import time
 import jax
 import numpy as np
 import tqdm
+from jax.sharding import PartitionSpec as P
 
 from vae_jax import (
     checkpoints,
@@ -27,7 +28,7 @@ from vae_jax import (
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
-from vae_jax.train import memory
+from vae_jax.train import distributed, memory
 from vae_jax.train import mesh as mesh_lib
 from vae_jax.train import population as population_lib
 
@@ -43,7 +44,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
     os.makedirs(workdir, exist_ok=True)
     populations = population_lib.split(config)  # validates the sweep before anything is written
     with workdir_lock.hold(workdir):  # a second run on this workdir refuses
-        checkpoints.check_or_write_config(workdir, config)
+        checkpoints.check_or_write_config(workdir, config, write=distributed.is_primary())
         dataset = data.load(config)
         return {p.name: _train_population(p, dataset, workdir, len(populations) > 1)
                 for p in populations}
@@ -77,7 +78,7 @@ def _output_bias(config, dataset: data.Dataset):
 
 def init_population(setup: Setup, population: population_lib.Population, dataset):
     """Fresh stacked states, keys and hparams of a population, placed over the devices."""
-    mesh = mesh_lib.member_mesh(population.size)
+    mesh = mesh_lib.make_mesh(population.size, setup.config)
     states = population_lib.init_states(population, setup.model, setup.tx,
                                         dataset.image_shape, setup.output_bias)
     keys = population.keys()
@@ -101,18 +102,21 @@ class _Programs:
         return self.final_names if done == num_epochs else self.eval_names
 
 
-def _compile(setup: Setup, dataset: data.Dataset) -> _Programs:
+def _compile(setup: Setup, dataset: data.Dataset, mesh) -> _Programs:
+    """On a mesh (train.mesh): states stay P("members"), what the host reads is replicated."""
     config = setup.config
-    epoch_fn = jax.jit(train.make_train_epoch(
+    batch_sharding = mesh_lib.sharding(mesh, "data")
+    epoch_fn = mesh_lib.jit(train.make_train_epoch(
         setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
         dynamic_binarization=config.binarization == "dynamic"
-        and config.dataset != "binarized_mnist", member_map=setup.member_map),
-        donate_argnums=0)
+        and config.dataset != "binarized_mnist", member_map=setup.member_map,
+        batch_sharding=batch_sharding), mesh, (P("members"), P()), donate_argnums=0)
     eval_names = evaluators.validate(config, dataset)
     final_names = evaluators.validate(config, dataset, final=True)
-    evals = {names: jax.jit(evaluators.make_jitted_eval(setup, names))
+    evals = {names: mesh_lib.jit(evaluators.make_jitted_eval(setup, names, batch_sharding),
+                                 mesh, P())
              for names in {eval_names, final_names}}
-    encode = jax.jit(evaluators.make_population_encoder(setup))
+    encode = mesh_lib.jit(evaluators.make_population_encoder(setup, batch_sharding), mesh, P())
     return _Programs(epoch_fn, eval_names, final_names, evals, encode)
 
 
@@ -140,22 +144,25 @@ def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, da
         return
     codes = {"test": np.asarray(encode_fn(states.params, test_images))}
     if any(n in evaluators.ON_LABELS for n in names):
-        probe_images = jax.device_put(evaluators.probe_train_images(dataset, setup.config))
+        probe_images = mesh_lib.replicate_like(
+            evaluators.probe_train_images(dataset, setup.config), test_images)
         codes["train"] = np.asarray(encode_fn(states.params, probe_images))
+    all_params = mesh_lib.to_host(states.params)  # several processes: gathered
     for i, record in enumerate(records):
         if diverged[i] >= 0:
             continue
-        params = train.member(states.params, i)
+        params = train.member(all_params, i)
         record.update(evaluators.code_metrics(
             names, {k: v[i] for k, v in codes.items()}, dataset,
             lambda images, p=params: per_example.encode_images(setup.model, p, images),
             setup.config))
 
 
-def _progress_bar(config, population, start: int, images_per_epoch: int):
+def _progress_bar(config, population, start: int, images_per_epoch: int, primary: bool):
     return tqdm.tqdm(total=config.num_epochs * images_per_epoch,
                      initial=start * images_per_epoch, unit="img", unit_scale=True,
-                     desc=population.name, disable=not config.progress, smoothing=0.3)
+                     desc=population.name, disable=not (config.progress and primary),
+                     smoothing=0.3)
 
 
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
@@ -171,13 +178,15 @@ def _train_with(checkpointer, population, dataset, workdir: str, several: bool) 
     _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     start, states = checkpointer.restore_latest(states)
-    logger = logs.MetricLogger(workdir, start, population.name)
+    primary = distributed.is_primary()  # the one process that writes files
+    logger = (logs.MetricLogger(workdir, start, population.name) if primary
+              else logs.NullLogger())
     images = mesh_lib.replicate(dataset.train_images, mesh)
     test_images = mesh_lib.replicate(dataset.test_images, mesh)
     data_key = jax.random.key(config.data_seed)
-    programs = _compile(setup, dataset)
+    programs = _compile(setup, dataset, mesh)
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
-    progress = _progress_bar(config, population, start, images_per_epoch)
+    progress = _progress_bar(config, population, start, images_per_epoch, primary)
     last = []
     diverged = divergence.diverged_steps(states)
     tick = time.perf_counter()
@@ -210,7 +219,9 @@ def _train_with(checkpointer, population, dataset, workdir: str, several: bool) 
     progress.close()
     logger.close()
     if config.figures:
-        _write_figures(setup, population, states, keys, dataset, workdir, several, diverged)
+        states, keys = mesh_lib.to_host((states, keys))  # several processes: gathered
+        if primary:
+            _write_figures(setup, population, states, keys, dataset, workdir, several, diverged)
     return last or _last_records(workdir, population.name)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from vae_jax import data, train
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import per_example
+from vae_jax.train import mesh
 
 JITTED = ("elbo", "nll", "denoising")
 ON_LABELS = ("linear_probe", "knn")
@@ -61,14 +62,18 @@ def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, .
     return names
 
 
-def make_jitted_eval(setup, names: tuple[str, ...]):
+def make_jitted_eval(setup, names: tuple[str, ...], batch_sharding=None):
     """-> eval_fn(params [M,...], eval_keys [M], hparams [M], images [N,...]) -> per-example
     scores {'recon': [M, N], 'kl', 'nelbo' (VAE), 'nll', 'psnr_noisy', 'psnr_denoised' (if
-    asked)}; `summarize` averages them."""
+    asked)}; `summarize` averages them. `batch_sharding` (a mesh's P("data")) splits each
+    chunk of images over the data devices."""
     config = setup.config
-    terms = per_example.make_elbo_terms(setup.model, setup.log_likelihood, config.model)
-    nll = (per_example.make_nll(setup.model, setup.log_likelihood, config.nll_samples,
-                                config.nll_chunk) if "nll" in names else None)
+    terms = _on_sharded_chunks(
+        per_example.make_elbo_terms(setup.model, setup.log_likelihood, config.model),
+        batch_sharding)
+    nll = (_on_sharded_chunks(per_example.make_nll(
+        setup.model, setup.log_likelihood, config.nll_samples, config.nll_chunk),
+        batch_sharding) if "nll" in names else None)
     noise_key = per_example.denoising_noise_key(config.data_seed)
 
     def one_member(params, key, hparams, images):
@@ -78,8 +83,8 @@ def make_jitted_eval(setup, names: tuple[str, ...]):
             scores |= per_example.over_images(nll, params, images, key,
                                               config.nll_batch_size)
         if "denoising" in names:
-            denoise = per_example.make_denoising_psnr(setup.model, config.corruption,
-                                                      hparams.noise_level)
+            denoise = _on_sharded_chunks(per_example.make_denoising_psnr(
+                setup.model, config.corruption, hparams.noise_level), batch_sharding)
             scores |= per_example.over_images(denoise, params, images,
                                               jax.random.clone(noise_key),
                                               config.eval_batch_size)
@@ -119,9 +124,16 @@ def probe_train_images(dataset: data.Dataset, config) -> np.ndarray:
     return images
 
 
-def make_population_encoder(setup):
+def _on_sharded_chunks(fn, batch_sharding):
+    """A per-example evaluator whose chunk of images is split over the data devices."""
+    if batch_sharding is None:
+        return fn
+    return lambda params, x, key: fn(params, mesh.constrain_batch(x, batch_sharding), key)
+
+
+def make_population_encoder(setup, batch_sharding=None):
     """-> encode(params [M,...], images uint8 [N,...]) -> codes [M, N, latents]."""
-    codes = per_example.make_codes(setup.model)
+    codes = _on_sharded_chunks(per_example.make_codes(setup.model), batch_sharding)
 
     def codes_of(params, images):
         return per_example.over_images(codes, params, images, None, setup.config.eval_batch_size)[

@@ -92,7 +92,8 @@ class ConvEncoder(nn.Module):
 class _Stride2Conv3x3(nn.Module):
     """A 3x3, stride-2, 'SAME' convolution or transposed convolution with flax's parameter
     names, shapes and init: XLA's own op (`on_accelerator`) on accelerators, the same values as
-    matmuls (`by_matmul`) on CPU. Subclasses set both as static functions of (x, kernel),
+    matmuls (`by_matmul`) on CPU, unless they fail their first-use check against XLA's op
+    (`conv_by_matmul.verified`). Subclasses set both as static functions of (x, kernel),
     unannotated so that flax does not make them module fields."""
 
     features: int
@@ -102,7 +103,8 @@ class _Stride2Conv3x3(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(),
                             (3, 3, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        compute = self.by_matmul if jax.default_backend() == "cpu" else self.on_accelerator
+        on_cpu = jax.default_backend() == "cpu" and conv_by_matmul.verified()
+        compute = self.by_matmul if on_cpu else self.on_accelerator
         return compute(x, kernel) + bias
 
 

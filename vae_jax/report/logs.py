@@ -75,3 +75,13 @@ def _plain(value):
     if isinstance(value, np.generic | np.ndarray):
         return value.item() if np.ndim(value) == 0 else value.tolist()
     return value
+
+
+class NullLogger:
+    """MetricLogger's stand-in in the processes of a multi-process run that write no files."""
+
+    def write(self, record: dict, member_tag: str) -> None:
+        del record, member_tag
+
+    def close(self) -> None:
+        pass

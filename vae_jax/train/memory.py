@@ -37,7 +37,7 @@ def available_bytes(limit_gb: float) -> int:
     """`limit_gb` when set, else what the first device reports free (host RAM on CPU)."""
     if limit_gb > 0:
         return int(limit_gb * 2**30)
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
     import psutil  # CPU: the host's free memory

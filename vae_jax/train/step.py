@@ -22,7 +22,7 @@ import optax
 from vae_jax import data
 from vae_jax.errors import ConfigError
 from vae_jax.hparams import Hparams
-from vae_jax.train import members
+from vae_jax.train import members, mesh
 from vae_jax.train.members import member, stack_members
 from vae_jax.train.schedules import Schedule
 
@@ -119,12 +119,13 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 
 
 def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
-                     dynamic_binarization: bool, member_map: str):
+                     dynamic_binarization: bool, member_map: str, batch_sharding=None):
     """-> epoch_fn(states, images, epoch, data_key, train_keys, hparams) -> (states, metrics).
 
     `images` are the device-resident uint8 training images. The permutation of the epoch is
     drawn from `fold_in(data_key, epoch)`, the binarisation of step t from `fold_in(., t)`.
-    Returned metrics are per member, averaged over the epoch's steps.
+    Returned metrics are per member, averaged over the epoch's steps. `batch_sharding`
+    (a mesh's P("data"), see train.mesh) splits each batch over the data devices.
     """
 
     step = functools.partial(train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
@@ -137,7 +138,7 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
         def batch(i):
             idx = jax.lax.dynamic_slice_in_dim(perm, i * batch_size, batch_size)
             bin_key = jax.random.fold_in(binarize_key, i) if dynamic_binarization else None
-            return data.to_float(images[idx], bin_key)
+            return mesh.constrain_batch(data.to_float(images[idx], bin_key), batch_sharding)
 
         def epoch_means(metrics):
             return jax.tree.map(lambda m: m.mean(axis=0), metrics)

@@ -1,0 +1,269 @@
+"""Meshes, data-parallel and multi-process runs (vae_jax.train.mesh / distributed).
+
+The test process already runs jax on one CPU device, so every multi-device run happens in a
+subprocess with JAX_NUM_CPU_DEVICES set before jax starts: `python -m vae_jax.main` (one or two
+processes on a free localhost port, with time limits) or experiments/device_check.py.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import ml_collections
+import numpy as np
+import pytest
+
+from tests.conftest import DATA_DIR, REPO
+from vae_jax import run
+from vae_jax.errors import ConfigError
+from vae_jax.report import logs
+from vae_jax.train import distributed, mesh
+
+# Data-parallel training sums each gradient in another order: parameters agree to float32
+# round-off amplified by Adam (max|a - b| <= 1e-3 max|ref| after a few hundred steps).
+PARAM_TOLERANCE = 1e-3
+NELBO_TOLERANCE = 1e-3  # nats
+# Epochs of 10 steps of 64 images (configs/test.py); the lone-model runs take 30 epochs, long
+# enough to kill one process mid-run, evaluated and saved at the end only (a run may change
+# both on resume).
+RUN = ("--config.num_train=640", "--config.num_epochs=30", "--config.figures=False",
+       "--config.eval_every=30", "--config.checkpoint_every=30")
+TIMEOUT = 300  # seconds per launch: the shared 2-core machine runs several jobs at once
+
+
+# ------------------------------------------------------------------------------ mesh shapes
+@pytest.mark.parametrize("members, devices, requested, expected", [
+    (1, 4, (0, 0), (1, 4)),  # a lone model: data-parallel
+    (4, 4, (0, 0), (4, 1)),  # one member per device
+    (6, 4, (0, 0), (2, 2)),  # members first, as many as divide both
+    (8, 1, (0, 0), (1, 1)),
+    (4, 4, (0, 2), (2, 2)),
+    (4, 4, (1, 0), (1, 4)),
+    (4, 8, (2, 2), (2, 2)),  # a mesh smaller than the devices
+])
+def test_mesh_shape(members, devices, requested, expected):
+    assert mesh.mesh_shape(members, devices, *requested) == expected
+
+
+@pytest.mark.parametrize("members, devices, requested, message", [
+    (4, 4, (3, 0), "does not divide the population"),
+    (4, 4, (0, 3), "does not divide the 4 devices"),
+    (4, 4, (4, 2), "needs 8"),
+])
+def test_mesh_shape_refuses(members, devices, requested, message):
+    with pytest.raises(ConfigError, match=message):
+        mesh.mesh_shape(members, devices, *requested)
+
+
+def test_one_device_has_no_mesh(tiny_config):
+    tiny_config.mesh_data = 1
+    assert mesh.make_mesh(1, tiny_config) is None
+    assert mesh.sharding(None, "data") is None
+
+
+def test_incomplete_distributed_flags_are_refused():
+    with pytest.raises(ConfigError, match="--num_processes and --process_id together"):
+        distributed.initialize(coordinator_address="localhost:1234")
+    with pytest.raises(ConfigError, match="must be below"):
+        distributed.initialize("localhost:1234", num_processes=2, process_id=2)
+
+
+def test_distributed_outside_a_cluster_says_what_to_give(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLURM_", "OMPI_", "TPU_", "CLOUD_TPU"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "vae_jax.main", "--config=configs/test.py", f"--workdir={tmp_path}",
+         "--distributed"], env=dict(env, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu"),
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "--distributed found no cluster to join" in result.stderr
+
+
+def test_short_reason_names_the_peer_address():
+    import jax
+
+    error = jax.errors.JaxRuntimeError(
+        "UNKNOWN: Gloo all-reduce failed: [gloo/transport/tcp/pair.cc:538] Read error "
+        "[127.0.0.1]:20666: Connection reset by peer")
+    assert distributed.is_peer_failure(error)
+    assert distributed.short_reason(error) == "connection reset by peer at [127.0.0.1]:20666"
+    assert not distributed.is_peer_failure(ValueError("Connection reset by peer"))
+
+
+# ------------------------------------------------------------------------------ subprocesses
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _launch(workdir, *flags, processes: int = 1, devices: int = 1, tag: str = ""):
+    """`python -m vae_jax.main` on configs/test.py in `processes` processes of `devices` CPU
+    devices each; output in workdir/../<name>_<tag><i>.log."""
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(devices), JAX_PLATFORMS="cpu",
+               PYTHONPATH=str(REPO), VAE_JAX_DATA_DIR=DATA_DIR)
+    command = [sys.executable, "-m", "vae_jax.main", "--config=configs/test.py",
+               f"--workdir={workdir}", f"--config.data_dir={DATA_DIR}", *RUN, *flags]
+    if processes > 1:
+        port = _free_port()
+        command += [f"--coordinator_address=localhost:{port}", f"--num_processes={processes}",
+                    "--heartbeat_timeout=10", "--shutdown_timeout=10"]
+    launched = []
+    for i in range(processes):
+        log = open(f"{workdir}_{tag}{i}.log", "w")  # noqa: SIM115 - closed by _wait
+        ids = [f"--process_id={i}"] if processes > 1 else []
+        launched.append((subprocess.Popen(command + ids, env=env, cwd=REPO, stdout=log,
+                                          stderr=subprocess.STDOUT), log))
+    return launched
+
+
+def _log_text(workdir, i: int, tag: str = "") -> str:
+    with open(f"{workdir}_{tag}{i}.log") as f:
+        return f.read()
+
+
+def _wait(workdir, launched, timeout: float = TIMEOUT) -> list[int]:
+    """Exit codes; kills everything and fails with the logs past `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    codes = []
+    try:
+        for process, _ in launched:
+            codes.append(process.wait(timeout=max(1.0, deadline - time.monotonic())))
+    except subprocess.TimeoutExpired:
+        for process, _ in launched:
+            process.kill()
+        pytest.fail(f"timed out after {timeout} s:\n" + _log_text(workdir, 0)[-3000:])
+    finally:
+        for _, log in launched:
+            log.close()
+    return codes
+
+
+def _ok(workdir, launched, timeout: float = TIMEOUT) -> None:
+    codes = _wait(workdir, launched, timeout)
+    assert codes == [0] * len(codes), _log_text(workdir, codes.index(max(codes)))[-3000:]
+
+
+def _final_states(workdir):
+    """{population: stacked final TrainState} restored on this (one-device) process."""
+    with open(os.path.join(workdir, "config.json")) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    for key in ("hidden", "conv_channels", "evals", "final_evals", "exclude_train_labels"):
+        config[key] = tuple(config[key])
+    config.mesh_members = config.mesh_data = 0
+    return {p.name: states for p, _, states, _ in run.load_trained(config, workdir)}
+
+
+def _max_relative_difference(a, b) -> float:
+    import jax
+
+    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))) / np.max(np.abs(y)))
+               for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+               if np.max(np.abs(y)) > 0)
+
+
+def _eval_records(workdir) -> dict:
+    return {(r["member"], r["epoch"]): r["eval/nelbo"] for r in logs.read_metrics(workdir)
+            if "eval/nelbo" in r}
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_population_over_two_processes_equals_one_process(tmp_path):
+    """4 members over 2 processes x 2 devices (one member per device) = one 4-device process."""
+    flags = ("--config.sweep.seed=(0, 1, 2, 3)", "--config.num_epochs=4",
+             "--config.eval_every=1")
+    single = _launch(tmp_path / "single", *flags, devices=4)
+    _ok(tmp_path / "single", single)
+    several = _launch(tmp_path / "two", *flags, processes=2, devices=2)
+    _ok(tmp_path / "two", several)
+    reference, states = _final_states(tmp_path / "single"), _final_states(tmp_path / "two")
+    assert _max_relative_difference(states["main"].params, reference["main"].params) <= 1e-6
+    expected, got = _eval_records(tmp_path / "single"), _eval_records(tmp_path / "two")
+    assert sorted(got) == sorted(expected) and len(got) == 4 * 4
+    np.testing.assert_allclose([got[k] for k in expected], list(expected.values()),
+                               rtol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_data_parallel_two_processes_equals_one_device_and_resumes_after_a_kill(tmp_path):
+    """A lone model data-parallel over 2 processes x 2 devices ends at the one-device run's
+    numbers (round-off); killing one process mid-run stops the other within 60 s naming it;
+    relaunching both resumes and ends where the uninterrupted run ended."""
+    one = _launch(tmp_path / "one")
+    _ok(tmp_path / "one", one)
+    straight = _launch(tmp_path / "straight", processes=2, devices=2)
+    _ok(tmp_path / "straight", straight)
+    reference = _final_states(tmp_path / "one")["main"]
+    parallel = _final_states(tmp_path / "straight")["main"]
+    assert _max_relative_difference(parallel.params, reference.params) <= PARAM_TOLERANCE
+    expected, got = _eval_records(tmp_path / "one"), _eval_records(tmp_path / "straight")
+    assert sorted(got) == sorted(expected)
+    np.testing.assert_allclose(list(got.values()), list(expected.values()),
+                               atol=NELBO_TOLERANCE)
+
+    # Interrupted: process 1 dies after the first checkpoint, while both train.
+    workdir = tmp_path / "killed"
+    killed = _launch(workdir, "--config.checkpoint_every=1", processes=2, devices=2)
+    first = workdir / "checkpoints" / "main" / "1"
+    deadline = time.monotonic() + TIMEOUT
+    while not first.exists() and time.monotonic() < deadline and killed[0][0].poll() is None:
+        time.sleep(0.2)
+    assert first.exists(), _log_text(workdir, 0)[-3000:]
+    killed[1][0].send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    codes = _wait(workdir, killed, timeout=90)
+    survivor_seconds = time.monotonic() - killed_at
+    survivor_log = _log_text(workdir, 0)
+    assert codes[0] == distributed.EXIT_PEER_LOST, survivor_log[-3000:]
+    assert survivor_seconds < 60
+    assert "error: process 1 of 2 stopped" in survivor_log
+    assert "relaunch all processes to resume" in survivor_log
+
+    assert not (workdir / "checkpoints" / "main" / "30").exists()  # killed mid-run
+
+    # Relaunched: resumes and ends at the straight run's numbers (the same programs).
+    resumed = _launch(workdir, processes=2, devices=2, tag="resumed")
+    codes = _wait(workdir, resumed)
+    assert codes == [0, 0], _log_text(workdir, 0, "resumed")[-3000:]
+    final = _final_states(workdir)["main"]
+    assert _max_relative_difference(final.params, parallel.params) <= 1e-6
+    np.testing.assert_allclose(_eval_records(workdir)[(0, 30)], got[(0, 30)], rtol=1e-6)
+
+
+def test_slurm_script_parses():
+    script = REPO / "experiments" / "slurm" / "vae_multinode.sbatch"
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "--distributed" in script.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_device_check_on_four_cpu_devices(tmp_path):
+    """In one process of 4 devices: data-parallel over 2 and 4 devices and a sharded
+    4-member population against one device (experiments/device_check.py)."""
+    out = tmp_path / "device_check.json"
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="4", JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO),
+               VAE_JAX_DATA_DIR=DATA_DIR)
+    result = subprocess.run(
+        [sys.executable, "experiments/device_check.py", "--quick", "--only=exactness",
+         f"--out={out}"], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checks = json.loads(out.read_text())
+    assert checks["devices"] == 4
+    exactness = checks["exactness"]
+    compared = [k for k in exactness if k != "lone_steps"]
+    assert compared == ["data_parallel_2_vs_1", "data_parallel_4_vs_1",
+                        "population_4_members_4x1_vs_1", "population_4_members_2x2_vs_1"]
+    for name in compared:
+        assert exactness[name]["params_max_rel_diff"] <= PARAM_TOLERANCE, name
+        assert exactness[name]["eval_nelbo_max_abs_diff"] <= NELBO_TOLERANCE, name
+    # Splitting the batch changes the summation order: never bitwise.
+    assert exactness["data_parallel_4_vs_1"]["params_max_rel_diff"] > 0
