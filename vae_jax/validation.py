@@ -138,6 +138,8 @@ FIELD_RULES: dict[str, Rule] = {
     "sweep_mode": Rule("str", population.SWEEP_MODES),
     "member_map": Rule("str", ("auto",) + members.MEMBER_MAPS),
     "memory_limit_gb": _NONNEGATIVE,
+    "mesh_members": _COUNT,  # 0 = automatic
+    "mesh_data": _COUNT,
     # Evaluation, logging, checkpoints.
     "eval_every": _POSITIVE_INT,
     "eval_batch_size": _POSITIVE_INT,
