@@ -98,8 +98,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
     # Devices (train.mesh): members x data. 0 = automatic: members first (the largest divisor
     # of the member count that divides the device count), the remaining devices split batches.
-    config.mesh_members = 0
-    config.mesh_data = 0
+    config.mesh_members = 0  # devices along the member axis
+    config.mesh_data = 0  # devices each batch is split over (data parallel)
 
     # Evaluation, logging, checkpoints.
     config.eval_every = 1  # epochs
