@@ -39,6 +39,11 @@ def base_config() -> ml_collections.ConfigDict:
     config.num_test = 0  # 0 = the whole test split
     config.exclude_train_labels = ()  # classes left out of training (anomaly detection)
     config.data_seed = 0  # batch order and binarisation: shared by all members of a run
+    # Where the training set lives: device (gathered inside the jitted epoch) | host (streamed
+    # by a prefetcher, same batches) | auto (host when the device copy would not fit).
+    config.input = "auto"
+    config.host_chunk_steps = 16  # host input: batches per transfer and per jitted scan
+    config.host_prefetch = 2  # host input: chunks prepared ahead, on the host and the device
 
     # Model (static).
     config.model = "vae"  # ae | vae

@@ -18,7 +18,7 @@ from vae_jax import checkpoints, data, models, objectives, train
 from vae_jax.errors import ConfigError, NonFiniteLossError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
-from vae_jax.train import memory
+from vae_jax.train import host_epoch, memory
 from vae_jax.train import mesh as mesh_lib
 from vae_jax.train import population as population_lib
 
@@ -90,13 +90,20 @@ class _Programs:
         return self.final_names if done == num_epochs else self.eval_names
 
 
-def _compile(setup: Setup, dataset: data.Dataset) -> _Programs:
+def _compile(setup: Setup, dataset: data.Dataset, input_mode: str = "device",
+             mesh=None) -> _Programs:
     config = setup.config
-    epoch_fn = jax.jit(train.make_train_epoch(
-        setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
+    epoch_options = dict(
+        batch_size=config.batch_size,
         dynamic_binarization=config.binarization == "dynamic"
-        and config.dataset != "binarized_mnist", member_map=setup.member_map),
-        donate_argnums=0)
+        and config.dataset != "binarized_mnist", member_map=setup.member_map)
+    if input_mode == "host":
+        epoch_fn = host_epoch.make_host_epoch(
+            setup.loss_fn, setup.tx, setup.schedule, chunk_steps=config.host_chunk_steps,
+            prefetch=config.host_prefetch, mesh=mesh, **epoch_options)
+    else:
+        epoch_fn = jax.jit(train.make_train_epoch(setup.loss_fn, setup.tx, setup.schedule,
+                                                  **epoch_options), donate_argnums=0)
     eval_names = evaluators.validate(config, dataset)
     final_names = evaluators.validate(config, dataset, final=True)
     evals = {names: jax.jit(evaluators.make_jitted_eval(setup, names))
@@ -105,14 +112,19 @@ def _compile(setup: Setup, dataset: data.Dataset) -> _Programs:
     return _Programs(epoch_fn, eval_names, final_names, evals, encode)
 
 
-def _check_memory(setup: Setup, population, dataset: data.Dataset) -> None:
+def _check_memory(setup: Setup, population, dataset: data.Dataset) -> str:
+    """Chooses the input mode (config.input) and refuses a population that would not fit;
+    -> 'device' | 'host'."""
     config = setup.config
-    memory.check_fits(
-        population,
-        memory.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
-                                     config.batch_size),
-        dataset.train_images.nbytes + dataset.test_images.nbytes,
-        memory.available_bytes(config.memory_limit_gb))
+    per_member = memory.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
+                                              config.batch_size)
+    available = memory.available_bytes(config.memory_limit_gb)
+    train_bytes, test_bytes = dataset.train_images.nbytes, dataset.test_images.nbytes
+    mode = memory.choose_input(config.input, population, per_member, train_bytes, test_bytes,
+                               available)
+    memory.check_fits(population, per_member,
+                      test_bytes + (train_bytes if mode == "device" else 0), available)
+    return mode
 
 
 def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, dataset,
@@ -162,7 +174,7 @@ def _progress_bar(config, population, start: int, images_per_epoch: int):
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
     setup = Setup(config, dataset)
-    _check_memory(setup, population, dataset)
+    input_mode = _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     checkpointer = checkpoints.Checkpointer(
         os.path.join(workdir, "checkpoints", population.name), config.keep_checkpoints)
@@ -170,10 +182,12 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
     if start:
         states = checkpointer.restore(start, states)
     logger = logs.MetricLogger(workdir, start, population.name)
-    images = mesh_lib.replicate(dataset.train_images, mesh)
+    # Host input: the training set stays on the host and is streamed chunk by chunk.
+    images = (dataset.train_images if input_mode == "host"
+              else mesh_lib.replicate(dataset.train_images, mesh))
     test_images = mesh_lib.replicate(dataset.test_images, mesh)
     data_key = jax.random.key(config.data_seed)
-    programs = _compile(setup, dataset)
+    programs = _compile(setup, dataset, input_mode, mesh)
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
     progress = _progress_bar(config, population, start, images_per_epoch)
     last = []
