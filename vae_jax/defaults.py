@@ -52,7 +52,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
     config.conv_channels = (32, 64, 128)  # stride-2 convolutions, encoder order
     config.activation = "relu"  # relu | tanh | elu | gelu
-    config.likelihood = "bernoulli"  # bernoulli | gaussian | gaussian_learned
+    # bernoulli | gaussian | gaussian_learned | discretized_logistic |
+    # discretized_logistic_mixture (8-bit pixels, colour: binarization=none; reports eval/bpd)
+    config.likelihood = "bernoulli"
+    config.num_mixtures = 10  # components of discretized_logistic_mixture
     config.pixel_std = 0.1  # std of the fixed-variance Gaussian likelihood
     config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
     config.code_activation = "linear"  # AE code: linear | sigmoid | relu (sparse_kl: sigmoid)

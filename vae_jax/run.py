@@ -7,6 +7,7 @@ populations (one per static signature of the sweep; a plain run is one populatio
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 
@@ -43,8 +44,11 @@ class Setup:
 
     def __init__(self, config, dataset: data.Dataset):
         self.config = config
-        self.model = models.build(config, dataset.image_shape)
-        self.log_likelihood = objectives.make_log_likelihood(config.likelihood, config.pixel_std)
+        channels = dataset.image_shape[-1]
+        self.model = models.build(config, dataset.image_shape, objectives.likelihood_channels(
+            config.likelihood, channels, config.num_mixtures))
+        self.log_likelihood = objectives.make_log_likelihood(
+            config.likelihood, config.pixel_std, channels, config.num_mixtures)
         self.loss_fn = objectives.build(config, self.model, len(dataset.train_images))
         self.tx = train.make_optimizer(config)
         self.steps_per_epoch = train.steps_per_epoch(len(dataset.train_images), config.batch_size)
@@ -262,6 +266,9 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
     labels = population.member_labels()
     # Titles name what differs between the members (all Hparams would not fit).
     varying = [k for k in labels[0] if len({label[k] for label in labels}) > 1] or ["seed"]
+    to_image = functools.partial(objectives.mean_image, setup.config.likelihood,
+                                 channels=dataset.image_shape[-1],
+                                 num_mixtures=setup.config.num_mixtures)
     for i, label in enumerate(labels):
         tag = _member_tag(population, i, several)
         directory = os.path.join(workdir, "figures", tag)
@@ -269,7 +276,7 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
         title = ", ".join(f"{k}={label[k]:g}" for k in varying) if tag else population.name
         member_figures.write_member_figures(setup.model, params, dataset,
                                             train.member(keys.sample, i), directory, title,
-                                            setup.config.latents)
+                                            setup.config.latents, to_image)
         mine = [r for r in records if r.get("population") == population.name
                 and r.get("member") == i]
         member_figures.write_curves(mine, os.path.join(directory, "curves.png"),
