@@ -29,11 +29,20 @@ def base_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
 
     # Data.
-    config.dataset = "mnist"  # mnist | fashion_mnist | binarized_mnist | sprites | arrays
+    # mnist | fashion_mnist | binarized_mnist | sprites | arrays | image_folder | tfds:<name>
+    config.dataset = "mnist"
     config.data_dir = ""  # IDX folder; "" = $VAE_JAX_DATA_DIR
     config.data_source = "auto"  # auto (IDX, else TFDS) | idx | tfds
     config.tfds_data_dir = ""  # TFDS data_dir; "" = TFDS's default
-    config.data_path = ""  # the .npz file of dataset=arrays
+    config.data_path = ""  # the .npz file of dataset=arrays, the folder of image_folder
+    config.cache_dir = ""  # decoded / downloaded data; "" = $VAE_JAX_CACHE_DIR or ~/.cache/vae_jax
+    # image_folder and tfds:<name>: images centre-cropped and resized to image_size^2
+    # (antialiased; 0 = keep their size, which must then be the same for all), as RGB (3) or
+    # grey (1); unreadable files: skip | error; held-out test fraction when no train/ + test/.
+    config.image_size = 0
+    config.image_channels = 3
+    config.on_bad_image = "error"
+    config.test_fraction = 0.1
     config.binarization = "dynamic"  # dynamic | static | none
     config.num_train = 0  # 0 = the whole training split
     config.num_test = 0  # 0 = the whole test split

@@ -9,6 +9,9 @@ Sources:
   are found, TFDS is used through `tfds.data_source` (no TensorFlow) if it has the dataset prepared.
 * `binarized_mnist`: MNIST with one fixed (static) binarisation, seeded by `config.data_seed`.
 * `sprites`: the procedurally generated dSprites-style dataset (no download), with factors.
+* `image_folder`: a folder of PNG / JPEG images (`config.data_path`), see image_folder.py.
+* `tfds:<name>`: any TFDS image dataset prepared locally (celeb_a, cifar10, ...), read through
+  `tfds.data_source`, see tfds_images.py.
 * `arrays`: the user's own arrays from an `.npz` file (`config.data_path`) with `train_images`,
   `test_images` (uint8 [N, H, W] or [N, H, W, C]; floats in [0, 1] are accepted and quantised)
   and optional `train_labels`, `test_labels`, `train_factors`, `test_factors`.
@@ -28,7 +31,8 @@ import numpy as np
 
 from vae_jax.errors import DataError
 
-DATASETS = ("mnist", "fashion_mnist", "binarized_mnist", "sprites", "arrays")
+DATASETS = ("mnist", "fashion_mnist", "binarized_mnist", "sprites", "arrays", "image_folder",
+            "tfds:<name>")
 BINARIZATIONS = ("dynamic", "static", "none")
 DATA_DIR_ENV = "VAE_JAX_DATA_DIR"
 # The test set is binarised once with this key whatever the run's seeds, so that test numbers
@@ -248,7 +252,7 @@ def _exclude_train_labels(arrays: dict, excluded: tuple[int, ...], name: str) ->
 
 def load(config) -> Dataset:
     """`config.dataset` as host uint8 arrays, binarised as `config.binarization` says."""
-    if config.dataset not in DATASETS:
+    if config.dataset not in DATASETS[:-1] and not config.dataset.startswith("tfds:"):
         raise DataError(
             f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)} "
             "(--config.dataset=...)"
@@ -264,6 +268,14 @@ def load(config) -> Dataset:
         arrays = _load_labelled("mnist", config)
     elif config.dataset == "sprites":
         arrays = _load_sprites(config)
+    elif config.dataset == "image_folder":
+        from vae_jax.data import image_folder
+
+        arrays = image_folder.load(config)
+    elif config.dataset.startswith("tfds:"):
+        from vae_jax.data import tfds_images
+
+        arrays = tfds_images.load(config.dataset[len("tfds:"):], config)
     else:
         arrays = _load_arrays(config)
     if config.exclude_train_labels:
