@@ -77,18 +77,26 @@ def plan_splits(root: str, files: list[str], test_fraction: float):
 
 
 def read_image(path: str, image_size: int, channels: int) -> np.ndarray:
-    """One image as uint8 [S, S, C] (centre-cropped and antialiased-resized when image_size>0)."""
+    """One image file as uint8 [S, S, C] (see `fit_image`)."""
     from PIL import Image  # imported lazily: only image folders need it
 
     with Image.open(path) as image:
-        image = image.convert("RGB" if channels == 3 else "L")
-        width, height = image.size
-        if image_size and (width, height) != (image_size, image_size):
-            side = min(width, height)
-            left, top = (width - side) // 2, (height - side) // 2
-            image = image.resize((image_size, image_size), Image.Resampling.LANCZOS,
-                                 box=(left, top, left + side, top + side), reducing_gap=None)
-        pixels = np.asarray(image, np.uint8)
+        return fit_image(image, image_size, channels)
+
+
+def fit_image(image, image_size: int, channels: int) -> np.ndarray:
+    """A PIL image as uint8 [S, S, C]: converted to RGB or grey, and when image_size > 0
+    centre-cropped to a square and resized with the antialiased Lanczos filter."""
+    from PIL import Image
+
+    image = image.convert("RGB" if channels == 3 else "L")
+    width, height = image.size
+    if image_size and (width, height) != (image_size, image_size):
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.resize((image_size, image_size), Image.Resampling.LANCZOS,
+                             box=(left, top, left + side, top + side), reducing_gap=None)
+    pixels = np.asarray(image, np.uint8)
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
