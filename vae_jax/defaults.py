@@ -34,6 +34,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.data_dir = ""  # IDX folder; "" = $VAE_JAX_DATA_DIR
     config.data_source = "auto"  # auto (IDX, else TFDS) | idx | tfds
     config.tfds_data_dir = ""  # TFDS data_dir; "" = TFDS's default
+    # mnist / fashion_mnist with no local files: download them once into the cache dir.
+    config.download = True
+    config.download_url = ""  # base URL ({dataset} = the name); "" = $VAE_JAX_DOWNLOAD_URL or
+    # the public mirror
     config.data_path = ""  # the .npz file of dataset=arrays, the folder of image_folder
     config.cache_dir = ""  # decoded / downloaded data; "" = $VAE_JAX_CACHE_DIR or ~/.cache/vae_jax
     # image_folder and tfds:<name>: images centre-cropped and resized to image_size^2

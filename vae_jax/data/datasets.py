@@ -6,7 +6,8 @@ into floats in [0, 1] inside the jitted epoch, drawing the dynamic binarisation 
 Sources:
 * `mnist`, `fashion_mnist`: the standard IDX files (gzip'd or not) from `config.data_dir`, else
   `$VAE_JAX_DATA_DIR`; the directory holds the files or one folder per dataset. When no IDX files
-  are found, TFDS is used through `tfds.data_source` (no TensorFlow) if it has the dataset prepared.
+  are found, the files an earlier run downloaded (download.py), else TFDS through
+  `tfds.data_source` (no TensorFlow) if it has the dataset prepared, else a download.
 * `binarized_mnist`: MNIST with one fixed (static) binarisation, seeded by `config.data_seed`.
 * `sprites`: the procedurally generated dSprites-style dataset (no download), with factors.
 * `image_folder`: a folder of PNG / JPEG images (`config.data_path`), see image_folder.py.
@@ -29,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vae_jax.data import download
 from vae_jax.errors import DataError
 
 DATASETS = ("mnist", "fashion_mnist", "binarized_mnist", "sprites", "arrays", "image_folder",
@@ -162,19 +164,28 @@ def _load_labelled(name: str, config) -> dict[str, np.ndarray]:
         arrays = _load_idx(name, directory)
         if arrays is not None:
             return arrays
+    if config.data_source in ("auto", "idx"):  # downloaded by an earlier run
+        arrays = _load_idx(name, download.cached_dir(config, name))
+        if arrays is not None:
+            return arrays
+    tfds_error = download_error = None
     if config.data_source in ("auto", "tfds"):
         try:
             return _load_tfds(name, config.tfds_data_dir or None)
         except Exception as e:  # TFDS raises several types for "not prepared here"
             tfds_error = e
-    else:
-        tfds_error = None
+    if config.data_source in ("auto", "idx") and config.download:
+        try:
+            return _load_idx(name, download.download(config, name))
+        except DataError as e:
+            download_error = e
     raise DataError(
         f"no {name} data: no IDX files under data_dir={directory!r} (set --config.data_dir or "
         f"${DATA_DIR_ENV} to a folder with train-images-idx3-ubyte[.gz] etc., or one folder per "
         f"dataset like ../shared/data)"
         + (f", and TFDS could not load it ({type(tfds_error).__name__}: {tfds_error})"
            if tfds_error else "")
+        + (f", and the download failed: {download_error}" if download_error else "")
     )
 
 
