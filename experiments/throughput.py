@@ -21,6 +21,9 @@ vae_jax):
 * population_vs_sequential_n{8,32}[_conv]: images/s of a population of N betas trained as one
   program against the same N members trained one after another. Target >= 1.0 on CPU.
 * nll_vs_pythae (and nll_fraction_of_ceiling): see experiments/nll_benchmark.py. Target >= 3.
+* host_vs_device (`--only=host`): the real path with --config.input=host (the training set
+  streamed from the host by grain, data/host_input.py) against --config.input=device, each
+  repeat timing both back to back. Target >= 0.8.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "JSON file for the figures and ratios.")
 flags.DEFINE_string("data_dir", "", "IDX folder (default $VAE_JAX_DATA_DIR).")
 flags.DEFINE_integer("repeats", 3, "Repeats of each measurement; medians are reported.")
-flags.DEFINE_list("only", ["training", "population", "nll"], "Which groups to measure.")
+flags.DEFINE_list("only", ["training", "population", "nll"],
+                  "Which groups to measure: training, population, nll, host.")
 flags.DEFINE_list("population_sizes", ["8", "32"], "Population sizes to compare.")
 flags.DEFINE_string("member_map", "auto",
                     "How populations map members: auto | vmap | map | chunked | unrolled.")
@@ -146,6 +150,21 @@ def measure_training(results: dict) -> None:
         results["vs_pytorch"] = ratio("real_path", "pytorch")
 
 
+# ------------------------------------------------------------------------------------ host input
+def measure_host(results: dict) -> None:
+    """host_vs_device: the real path with the training set streamed from the host
+    (--config.input=host) against the same run with it on the device, back to back."""
+    rates = {"device": [], "host": []}
+    for _ in range(FLAGS.repeats):
+        for mode in rates:
+            rates[mode].append(real_path_images_per_second(mnist_config(input=mode), epochs=4))
+    results.update({f"input_{k}_images_per_second": statistics.median(v)
+                    for k, v in rates.items()})
+    results["host_vs_device_per_repeat"] = [
+        h / d for h, d in zip(rates["host"], rates["device"], strict=True)]
+    results["host_vs_device"] = statistics.median(results["host_vs_device_per_repeat"])
+
+
 # ------------------------------------------------------------------------------------ population
 def measure_population(results: dict) -> None:
     betas = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 0.25, 3.0]
@@ -182,7 +201,8 @@ def main(argv):
     del argv
     results = {"backend": jax.default_backend(), "devices": len(jax.devices()),
                "cpu_count": os.cpu_count(), "repeats": FLAGS.repeats}
-    groups = {"training": measure_training, "population": measure_population}
+    groups = {"training": measure_training, "population": measure_population,
+              "host": measure_host}
     if "nll" in FLAGS.only:
         from experiments import nll_benchmark  # noqa: PLC0415 - needs pythae only if asked
 

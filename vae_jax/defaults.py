@@ -29,16 +29,34 @@ def base_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
 
     # Data.
-    config.dataset = "mnist"  # mnist | fashion_mnist | binarized_mnist | sprites | arrays
+    # mnist | fashion_mnist | binarized_mnist | sprites | arrays | image_folder | tfds:<name>
+    config.dataset = "mnist"
     config.data_dir = ""  # IDX folder; "" = $VAE_JAX_DATA_DIR
     config.data_source = "auto"  # auto (IDX, else TFDS) | idx | tfds
     config.tfds_data_dir = ""  # TFDS data_dir; "" = TFDS's default
-    config.data_path = ""  # the .npz file of dataset=arrays
+    # mnist / fashion_mnist with no local files: download them once into the cache dir.
+    config.download = True
+    config.download_url = ""  # base URL ({dataset} = the name); "" = $VAE_JAX_DOWNLOAD_URL or
+    # the public mirror
+    config.data_path = ""  # the .npz file of dataset=arrays, the folder of image_folder
+    config.cache_dir = ""  # decoded / downloaded data; "" = $VAE_JAX_CACHE_DIR or ~/.cache/vae_jax
+    # image_folder and tfds:<name>: images centre-cropped and resized to image_size^2
+    # (antialiased; 0 = keep their size, which must then be the same for all), as RGB (3) or
+    # grey (1); unreadable files: skip | error; held-out test fraction when no train/ + test/.
+    config.image_size = 0
+    config.image_channels = 3
+    config.on_bad_image = "error"
+    config.test_fraction = 0.1
     config.binarization = "dynamic"  # dynamic | static | none
     config.num_train = 0  # 0 = the whole training split
     config.num_test = 0  # 0 = the whole test split
     config.exclude_train_labels = ()  # classes left out of training (anomaly detection)
     config.data_seed = 0  # batch order and binarisation: shared by all members of a run
+    # Where the training set lives: device (gathered inside the jitted epoch) | host (streamed
+    # by a prefetcher, same batches) | auto (host when the device copy would not fit).
+    config.input = "auto"
+    config.host_chunk_steps = 16  # host input: batches per transfer and per jitted scan
+    config.host_prefetch = 2  # host input: chunks prepared ahead, on the host and the device
 
     # Model (static).
     config.model = "vae"  # ae | vae
@@ -47,7 +65,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
     config.conv_channels = (32, 64, 128)  # stride-2 convolutions, encoder order
     config.activation = "relu"  # relu | tanh | elu | gelu
-    config.likelihood = "bernoulli"  # bernoulli | gaussian | gaussian_learned
+    # bernoulli | gaussian | gaussian_learned | discretized_logistic |
+    # discretized_logistic_mixture (8-bit pixels, colour: binarization=none; reports eval/bpd)
+    config.likelihood = "bernoulli"
+    config.num_mixtures = 10  # components of discretized_logistic_mixture
     config.pixel_std = 0.1  # std of the fixed-variance Gaussian likelihood
     config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
     config.code_activation = "linear"  # AE code: linear | sigmoid | relu (sparse_kl: sigmoid)

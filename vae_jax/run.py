@@ -7,6 +7,7 @@ populations (one per static signature of the sweep; a plain run is one populatio
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 
@@ -28,7 +29,7 @@ from vae_jax import (
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
-from vae_jax.train import distributed, memory
+from vae_jax.train import distributed, host_epoch, memory
 from vae_jax.train import mesh as mesh_lib
 from vae_jax.train import population as population_lib
 
@@ -55,8 +56,11 @@ class Setup:
 
     def __init__(self, config, dataset: data.Dataset):
         self.config = config
-        self.model = models.build(config, dataset.image_shape)
-        self.log_likelihood = objectives.make_log_likelihood(config.likelihood, config.pixel_std)
+        channels = dataset.image_shape[-1]
+        self.model = models.build(config, dataset.image_shape, objectives.likelihood_channels(
+            config.likelihood, channels, config.num_mixtures))
+        self.log_likelihood = objectives.make_log_likelihood(
+            config.likelihood, config.pixel_std, channels, config.num_mixtures)
         self.loss_fn = objectives.build(config, self.model, len(dataset.train_images))
         self.tx = train.make_optimizer(config)
         self.steps_per_epoch = train.steps_per_epoch(len(dataset.train_images), config.batch_size)
@@ -102,15 +106,22 @@ class _Programs:
         return self.final_names if done == num_epochs else self.eval_names
 
 
-def _compile(setup: Setup, dataset: data.Dataset, mesh) -> _Programs:
+def _compile(setup: Setup, dataset: data.Dataset, mesh, input_mode: str = "device") -> _Programs:
     """On a mesh (train.mesh): states stay P("members"), what the host reads is replicated."""
     config = setup.config
     batch_sharding = mesh_lib.sharding(mesh, "data")
-    epoch_fn = mesh_lib.jit(train.make_train_epoch(
-        setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
+    epoch_options = dict(
+        batch_size=config.batch_size,
         dynamic_binarization=config.binarization == "dynamic"
-        and config.dataset != "binarized_mnist", member_map=setup.member_map,
-        batch_sharding=batch_sharding), mesh, (P("members"), P()), donate_argnums=0)
+        and config.dataset != "binarized_mnist", member_map=setup.member_map)
+    if input_mode == "host":
+        epoch_fn = host_epoch.make_host_epoch(
+            setup.loss_fn, setup.tx, setup.schedule, chunk_steps=config.host_chunk_steps,
+            prefetch=config.host_prefetch, mesh=mesh, **epoch_options)
+    else:
+        epoch_fn = mesh_lib.jit(train.make_train_epoch(
+            setup.loss_fn, setup.tx, setup.schedule, batch_sharding=batch_sharding,
+            **epoch_options), mesh, (P("members"), P()), donate_argnums=0)
     eval_names = evaluators.validate(config, dataset)
     final_names = evaluators.validate(config, dataset, final=True)
     evals = {names: mesh_lib.jit(evaluators.make_jitted_eval(setup, names, batch_sharding),
@@ -120,14 +131,19 @@ def _compile(setup: Setup, dataset: data.Dataset, mesh) -> _Programs:
     return _Programs(epoch_fn, eval_names, final_names, evals, encode)
 
 
-def _check_memory(setup: Setup, population, dataset: data.Dataset) -> None:
+def _check_memory(setup: Setup, population, dataset: data.Dataset) -> str:
+    """Chooses the input mode (config.input) and refuses a population that would not fit;
+    -> 'device' | 'host'."""
     config = setup.config
-    memory.check_fits(
-        population,
-        memory.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
-                                     config.batch_size),
-        dataset.train_images.nbytes + dataset.test_images.nbytes,
-        memory.available_bytes(config.memory_limit_gb))
+    per_member = memory.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
+                                              config.batch_size)
+    available = memory.available_bytes(config.memory_limit_gb)
+    train_bytes, test_bytes = dataset.train_images.nbytes, dataset.test_images.nbytes
+    mode = memory.choose_input(config.input, population, per_member, train_bytes, test_bytes,
+                               available)
+    memory.check_fits(population, per_member,
+                      test_bytes + (train_bytes if mode == "device" else 0), available)
+    return mode
 
 
 def _evaluate(setup, names, eval_fn, encode_fn, states, keys, hparams, epoch, dataset,
@@ -175,16 +191,18 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
 def _train_with(checkpointer, population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
     setup = Setup(config, dataset)
-    _check_memory(setup, population, dataset)
+    input_mode = _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     start, states = checkpointer.restore_latest(states)
     primary = distributed.is_primary()  # the one process that writes files
     logger = (logs.MetricLogger(workdir, start, population.name) if primary
               else logs.NullLogger())
-    images = mesh_lib.replicate(dataset.train_images, mesh)
+    # Host input: the training set stays on the host and is streamed chunk by chunk.
+    images = (dataset.train_images if input_mode == "host"
+              else mesh_lib.replicate(dataset.train_images, mesh))
     test_images = mesh_lib.replicate(dataset.test_images, mesh)
     data_key = jax.random.key(config.data_seed)
-    programs = _compile(setup, dataset, mesh)
+    programs = _compile(setup, dataset, mesh, input_mode)
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
     progress = _progress_bar(config, population, start, images_per_epoch, primary)
     last = []
@@ -265,6 +283,9 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
     labels = population.member_labels()
     # Titles name what differs between the members (all Hparams would not fit).
     varying = [k for k in labels[0] if len({label[k] for label in labels}) > 1] or ["seed"]
+    to_image = functools.partial(objectives.mean_image, setup.config.likelihood,
+                                 channels=dataset.image_shape[-1],
+                                 num_mixtures=setup.config.num_mixtures)
     for i, label in enumerate(labels):
         if diverged[i] >= 0:  # frozen at non-finite values: nothing to draw
             continue
@@ -274,7 +295,7 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
         title = ", ".join(f"{k}={label[k]:g}" for k in varying) if tag else population.name
         member_figures.write_member_figures(setup.model, params, dataset,
                                             train.member(keys.sample, i), directory, title,
-                                            setup.config.latents)
+                                            setup.config.latents, to_image)
         mine = [r for r in records if r.get("population") == population.name
                 and r.get("member") == i]
         member_figures.write_curves(mine, os.path.join(directory, "curves.png"),

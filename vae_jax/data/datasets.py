@@ -6,9 +6,13 @@ into floats in [0, 1] inside the jitted epoch, drawing the dynamic binarisation 
 Sources:
 * `mnist`, `fashion_mnist`: the standard IDX files (gzip'd or not) from `config.data_dir`, else
   `$VAE_JAX_DATA_DIR`; the directory holds the files or one folder per dataset. When no IDX files
-  are found, TFDS is used through `tfds.data_source` (no TensorFlow) if it has the dataset prepared.
+  are found, the files an earlier run downloaded (download.py), else TFDS through
+  `tfds.data_source` (no TensorFlow) if it has the dataset prepared, else a download.
 * `binarized_mnist`: MNIST with one fixed (static) binarisation, seeded by `config.data_seed`.
 * `sprites`: the procedurally generated dSprites-style dataset (no download), with factors.
+* `image_folder`: a folder of PNG / JPEG images (`config.data_path`), see image_folder.py.
+* `tfds:<name>`: any TFDS image dataset prepared locally (celeb_a, cifar10, ...), read through
+  `tfds.data_source`, see tfds_images.py.
 * `arrays`: the user's own arrays from an `.npz` file (`config.data_path`) with `train_images`,
   `test_images` (uint8 [N, H, W] or [N, H, W, C]; floats in [0, 1] are accepted and quantised)
   and optional `train_labels`, `test_labels`, `train_factors`, `test_factors`.
@@ -26,10 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae_jax.data import array_checks
+from vae_jax.data import array_checks, download
 from vae_jax.errors import DataError
 
-DATASETS = ("mnist", "fashion_mnist", "binarized_mnist", "sprites", "arrays")
+DATASETS = ("mnist", "fashion_mnist", "binarized_mnist", "sprites", "arrays", "image_folder",
+            "tfds:<name>")
 BINARIZATIONS = ("dynamic", "static", "none")
 DATA_SOURCES = ("auto", "idx", "tfds")  # of mnist / fashion_mnist: IDX files, else TFDS
 DATA_DIR_ENV = "VAE_JAX_DATA_DIR"
@@ -160,19 +165,28 @@ def _load_labelled(name: str, config) -> dict[str, np.ndarray]:
         arrays = _load_idx(name, directory)
         if arrays is not None:
             return arrays
+    if config.data_source in ("auto", "idx"):  # downloaded by an earlier run
+        arrays = _load_idx(name, download.cached_dir(config, name))
+        if arrays is not None:
+            return arrays
+    tfds_error = download_error = None
     if config.data_source in ("auto", "tfds"):
         try:
             return _load_tfds(name, config.tfds_data_dir or None)
         except Exception as e:  # TFDS raises several types for "not prepared here"
             tfds_error = e
-    else:
-        tfds_error = None
+    if config.data_source in ("auto", "idx") and config.download:
+        try:
+            return _load_idx(name, download.download(config, name))
+        except DataError as e:
+            download_error = e
     raise DataError(
         f"no {name} data: no IDX files under data_dir={directory!r} (set --config.data_dir or "
         f"${DATA_DIR_ENV} to a folder with train-images-idx3-ubyte[.gz] etc., or one folder per "
         f"dataset like ../shared/data)"
         + (f", and TFDS could not load it ({type(tfds_error).__name__}: {tfds_error})"
            if tfds_error else "")
+        + (f", and the download failed: {download_error}" if download_error else "")
     )
 
 
@@ -240,7 +254,7 @@ def _exclude_train_labels(arrays: dict, excluded: tuple[int, ...], name: str) ->
 
 def load(config) -> Dataset:
     """`config.dataset` as host uint8 arrays, binarised as `config.binarization` says."""
-    if config.dataset not in DATASETS:
+    if config.dataset not in DATASETS[:-1] and not config.dataset.startswith("tfds:"):
         raise DataError(
             f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)} "
             "(--config.dataset=...)"
@@ -256,6 +270,14 @@ def load(config) -> Dataset:
         arrays = _load_labelled("mnist", config)
     elif config.dataset == "sprites":
         arrays = _load_sprites(config)
+    elif config.dataset == "image_folder":
+        from vae_jax.data import image_folder
+
+        arrays = image_folder.load(config)
+    elif config.dataset.startswith("tfds:"):
+        from vae_jax.data import tfds_images
+
+        arrays = tfds_images.load(config.dataset[len("tfds:"):], config)
     else:
         arrays = _load_arrays(config)
     if config.exclude_train_labels:

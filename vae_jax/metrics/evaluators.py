@@ -1,6 +1,7 @@
 """Evaluators chosen by name in `config.evals`, run for every member of a population at once.
 
-* In one jitted program over all members: `elbo` (recon, kl, nelbo per example, always on),
+* In one jitted program over all members: `elbo` (recon, kl, nelbo per example, always on;
+  with a discretised likelihood also `bpd`, and `nll_bpd` with `nll`),
   `nll` (importance-sampled -log p(x) with `config.nll_samples` samples) and `denoising`
   (PSNR of the corrupted and of the denoised test images, `config.corruption` at the
   member's `noise_level`).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from vae_jax import data, train
+from vae_jax import data, objectives, train
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import per_example
 from vae_jax.train import mesh
@@ -88,6 +89,9 @@ def make_jitted_eval(setup, names: tuple[str, ...], batch_sharding=None):
             scores |= per_example.over_images(denoise, params, images,
                                               jax.random.clone(noise_key),
                                               config.eval_batch_size)
+        if config.likelihood in objectives.DISCRETIZED:  # bits per dimension: eval/bpd, nll_bpd
+            scores |= {f"{k}_bpd" if k == "nll" else "bpd": objectives.bits_per_dim(
+                scores[k], setup.model.image_shape) for k in ("nelbo", "nll") if k in scores}
         return {k: v for k, v in scores.items() if v.ndim == 1}  # codes stay on device
 
     def eval_fn(params, eval_keys, hparams, images):

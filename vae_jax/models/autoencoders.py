@@ -32,7 +32,8 @@ CODE_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 MODELS = ("ae", "vae")
 ARCHITECTURES = ("mlp", "conv")
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned", "discretized_logistic",
+               "discretized_logistic_mixture")
 
 
 def reparameterize(key: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
@@ -248,9 +249,11 @@ def _unknown(kind: str, name: str, choices: Sequence[str], field: str) -> Config
     )
 
 
-def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
+def build(config, image_shape: tuple[int, int, int],
+          output_channels: int | None = None) -> _Autoencoder:
     """The autoencoder that `config` names, for images of `image_shape` (height, width,
-    channels)."""
+    channels). Its decoder returns `output_channels` per pixel (default: the image's
+    channels), what the likelihood reads: `objectives.likelihood_channels`."""
     if config.model not in MODELS:
         raise _unknown("model", config.model, MODELS, "model")
     if config.architecture not in ARCHITECTURES:
@@ -263,9 +266,10 @@ def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
         raise _unknown("code_activation", config.code_activation, tuple(CODE_ACTIVATIONS),
                        "code_activation")
     image_shape = tuple(int(s) for s in image_shape)
+    output_shape = image_shape[:2] + (int(output_channels or image_shape[2]),)
     if config.architecture == "mlp":
         encoder = MLPEncoder(tuple(config.hidden), config.activation)
-        decoder = MLPDecoder(tuple(config.hidden), image_shape, config.activation)
+        decoder = MLPDecoder(tuple(config.hidden), output_shape, config.activation)
     else:
         min_side = 2 ** len(config.conv_channels)
         if min(image_shape[:2]) < min_side:
@@ -275,7 +279,7 @@ def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
                 "use fewer --config.conv_channels or --config.architecture=mlp"
             )
         encoder = ConvEncoder(tuple(config.conv_channels), config.activation)
-        decoder = ConvDecoder(image_shape, tuple(config.conv_channels), config.activation)
+        decoder = ConvDecoder(output_shape, tuple(config.conv_channels), config.activation)
     common = dict(encoder=encoder, decoder=decoder, latents=config.latents,
                   image_shape=image_shape,
                   learn_pixel_logvar=config.likelihood == "gaussian_learned")

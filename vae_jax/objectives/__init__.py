@@ -3,10 +3,15 @@ losses built from them (`build(config, model, dataset_size)`)."""
 
 from vae_jax.objectives.gaussians import kl_per_latent, kl_to_standard_normal
 from vae_jax.objectives.likelihoods import (
+    DISCRETIZED,
     bernoulli_log_likelihood,
+    bits_per_dim,
+    check_binarization,
     decoder_log_likelihood,
     gaussian_log_likelihood,
+    likelihood_channels,
     make_log_likelihood,
+    mean_image,
     reconstruction_nll,
 )
 from vae_jax.objectives.losses import (
@@ -23,6 +28,7 @@ from vae_jax.objectives.losses import (
 )
 
 __all__ = [
+    "DISCRETIZED", "bits_per_dim", "check_binarization", "likelihood_channels", "mean_image",
     "OBJECTIVES", "LossFn", "bernoulli_log_likelihood", "build", "decoder_log_likelihood",
     "gaussian_log_likelihood", "kl_per_latent", "kl_to_standard_normal",
     "log_importance_weights", "make_ae_loss", "make_iwae_loss", "make_log_likelihood",

@@ -14,7 +14,11 @@ import jax
 import jax.numpy as jnp
 
 from vae_jax.errors import ConfigError
-from vae_jax.objectives import gaussians
+from vae_jax.objectives import discretized, gaussians
+
+# Likelihoods of 8-bit pixel values (probabilities of the 256 bins): they read the images as
+# they are (binarization=none) and their negative ELBO converts to bits per dimension.
+DISCRETIZED = ("discretized_logistic", "discretized_logistic_mixture")
 
 
 def bernoulli_log_likelihood(x: jax.Array, logits: jax.Array) -> jax.Array:
@@ -33,11 +37,13 @@ def gaussian_log_likelihood(x: jax.Array, mean: jax.Array, logvar: jax.Array) ->
     return jnp.sum(gaussians.log_normal_per_dim(x, mean, logvar))
 
 
-def make_log_likelihood(likelihood: str, pixel_std: float) -> Callable[..., jax.Array]:
+def make_log_likelihood(likelihood: str, pixel_std: float, channels: int = 1,
+                        num_mixtures: int = 1) -> Callable[..., jax.Array]:
     """Per-example log p(x | decoder outputs) for the configured likelihood.
 
     Gaussian likelihoods read the decoder's logits through a sigmoid as the mean, so the
-    same decoder serves Bernoulli and Gaussian data in [0, 1].
+    same decoder serves Bernoulli and Gaussian data in [0, 1]. The discretised logistics read
+    `likelihood_channels` outputs per pixel for images of `channels` channels.
     """
     if likelihood == "bernoulli":
         return lambda x, out: bernoulli_log_likelihood(x, out["logits"])
@@ -48,7 +54,49 @@ def make_log_likelihood(likelihood: str, pixel_std: float) -> Callable[..., jax.
         return lambda x, out: gaussian_log_likelihood(
             x, jax.nn.sigmoid(out["logits"]), out["x_logvar"]
         )
+    if likelihood == "discretized_logistic":
+        return lambda x, out: discretized.logistic_log_likelihood(x, out["logits"], channels)
+    if likelihood == "discretized_logistic_mixture":
+        return lambda x, out: discretized.mixture_log_likelihood(x, out["logits"], channels,
+                                                                 num_mixtures)
     raise ConfigError(f"unknown likelihood {likelihood!r}")
+
+
+def likelihood_channels(likelihood: str, channels: int, num_mixtures: int = 1) -> int:
+    """Decoder outputs per pixel that `likelihood` reads for images of `channels` channels."""
+    if likelihood == "discretized_logistic":
+        return 2 * channels  # a mean and a log-scale per channel
+    if likelihood == "discretized_logistic_mixture":
+        if num_mixtures < 1:
+            raise ConfigError(f"num_mixtures must be >= 1, got {num_mixtures}")
+        return num_mixtures * discretized.mixture_params_per_component(channels)
+    return channels
+
+
+def mean_image(likelihood: str, logits: jax.Array, channels: int,
+               num_mixtures: int = 1) -> jax.Array:
+    """The decoder's image [..., H, W, C] in [0, 1] (for figures): sigmoid of the logits, or a
+    discretised logistic's mean (of its most probable component)."""
+    if likelihood == "discretized_logistic":
+        return jnp.clip((logits[..., :channels] + 1.0) / 2.0, 0.0, 1.0)
+    if likelihood == "discretized_logistic_mixture":
+        return discretized.mixture_mean_image(logits, channels, num_mixtures)
+    return jax.nn.sigmoid(logits)
+
+
+def check_binarization(config) -> None:
+    """The discretised likelihoods model the 256 pixel values: binarised data cannot work."""
+    if config.likelihood in DISCRETIZED and (config.binarization != "none"
+                                             or config.dataset == "binarized_mnist"):
+        raise ConfigError(
+            f"likelihood={config.likelihood} models 8-bit pixel values; the data must not be "
+            f"binarised (binarization={config.binarization!r}, dataset={config.dataset!r}): "
+            "set --config.binarization=none")
+
+
+def bits_per_dim(nats: jax.Array, image_shape) -> jax.Array:
+    """Nats per image -> bits per dimension (per pixel channel)."""
+    return nats / (math.prod(image_shape) * math.log(2.0))
 
 
 def reconstruction_nll(log_likelihood, x: jax.Array, outputs: dict) -> jax.Array:

@@ -22,6 +22,7 @@ from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
 from vae_jax.objectives import denoising, disentangling, gaussians, kl_schedules, penalties
 from vae_jax.objectives.likelihoods import (
+    check_binarization,
     decoder_log_likelihood,
     make_log_likelihood,
     reconstruction_nll,
@@ -181,7 +182,9 @@ def resolve(config) -> str:
 def build(config, model, dataset_size: int | None = None) -> LossFn:
     """The loss function for `config` on `model`. `dataset_size` (training examples) is
     needed by the tcvae objective's estimator."""
-    log_likelihood = make_log_likelihood(config.likelihood, config.pixel_std)
+    check_binarization(config)
+    log_likelihood = make_log_likelihood(config.likelihood, config.pixel_std,
+                                         model.image_shape[-1], config.num_mixtures)
     objective = resolve(config)
     kind = config.corruption
     if objective == "elbo":

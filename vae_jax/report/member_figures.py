@@ -13,10 +13,11 @@ from vae_jax.metrics import per_example
 from vae_jax.report import plots
 
 
-def decode(model, params, z: np.ndarray) -> np.ndarray:
-    """Pixel probabilities (sigmoid of the decoder's logits) for latent points z [N, latents]."""
+def decode(model, params, z: np.ndarray, to_image=jax.nn.sigmoid) -> np.ndarray:
+    """Images in [0, 1] for latent points z [N, latents]: `to_image` of the decoder's outputs
+    (pixel probabilities by default; `objectives.mean_image` for other likelihoods)."""
     logits = jax.jit(lambda z: model.apply({"params": params}, z, method="decode"))(z)
-    return np.asarray(jax.nn.sigmoid(logits))
+    return np.asarray(to_image(logits))
 
 
 def project_2d(codes: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
@@ -53,7 +54,8 @@ def interpolation_points(start: np.ndarray, end: np.ndarray, steps: int = 10) ->
 
 
 def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.Array,
-                         directory: str, title: str, num_latents: int) -> list[str]:
+                         directory: str, title: str, num_latents: int,
+                         to_image=jax.nn.sigmoid) -> list[str]:
     """Reconstructions, prior samples, latent map, traversals, interpolations between test
     images (+ the manifold grid when 2-D) as PNGs."""
     os.makedirs(directory, exist_ok=True)
@@ -61,11 +63,11 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     test = dataset.test_images[:2000]
     originals = test[:12].astype(np.float32) / 255
     codes = per_example.encode_images(model, params, test)
-    paths.append(plots.reconstructions(originals, decode(model, params, codes[:12]),
+    paths.append(plots.reconstructions(originals, decode(model, params, codes[:12], to_image),
                                        os.path.join(directory, "reconstructions.png"),
                                        f"{title}: originals / reconstructions"))
     prior = np.asarray(jax.random.normal(sample_key, (40, num_latents)))
-    paths.append(plots.image_grid(decode(model, params, prior),
+    paths.append(plots.image_grid(decode(model, params, prior, to_image),
                                   os.path.join(directory, "samples.png"), 10,
                                   f"{title}: samples from the prior"))
     points, names = project_2d(codes)
@@ -73,7 +75,8 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     paths.append(plots.latent_scatter(points, labels, os.path.join(directory, "latents.png"),
                                       f"{title}: test latents", names))
     anchor = np.zeros(num_latents, np.float32)
-    traversal = decode(model, params, traversal_points(anchor).reshape(-1, num_latents))
+    traversal = decode(model, params, traversal_points(anchor).reshape(-1, num_latents),
+                       to_image)
     steps = 9
     paths.append(plots.traversals(
         traversal.reshape(-1, steps, *traversal.shape[1:]),
@@ -81,12 +84,13 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     # Interpolations between the codes of test images 0..5 and 6..11, endpoints included.
     lines = interpolation_points(codes[:6], codes[6:12], steps)
     paths.append(plots.traversals(
-        decode(model, params, lines.reshape(-1, num_latents)).reshape(6, steps, *test.shape[1:]),
+        decode(model, params, lines.reshape(-1, num_latents), to_image).reshape(
+            6, steps, *test.shape[1:]),
         os.path.join(directory, "interpolations.png"),
         f"{title}: interpolations between test images", row_prefix="pair "))
     if num_latents == 2:
         grid = 15
-        paths.append(plots.manifold(decode(model, params, manifold_points(grid)), grid,
+        paths.append(plots.manifold(decode(model, params, manifold_points(grid), to_image), grid,
                                     os.path.join(directory, "manifold.png"),
                                     f"{title}: 2-D latent manifold"))
     return paths

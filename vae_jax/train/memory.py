@@ -58,3 +58,17 @@ def check_fits(population: Population, bytes_per_member: int, data_bytes: int,
             "or the model size, or use more devices (--config.memory_limit_gb overrides the "
             "detected limit)."
         )
+
+
+def choose_input(mode: str, population: Population, bytes_per_member: int, train_bytes: int,
+                 other_bytes: int, available: int) -> str:
+    """'device' or 'host' for `config.input` = `mode`; 'auto' keeps the training set on the
+    device when the population, the training set and `other_bytes` (the test set) fit in
+    `available`, and streams it from the host otherwise."""
+    from vae_jax.data import host_input
+
+    if host_input.check_input_mode(mode) != "auto":
+        return mode
+    devices = math.gcd(population.size, len(jax.devices()))
+    needed = bytes_per_member * population.size / devices + train_bytes + other_bytes
+    return "device" if needed <= available else "host"

@@ -140,47 +140,59 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
             bin_key = jax.random.fold_in(binarize_key, i) if dynamic_binarization else None
             return mesh.constrain_batch(data.to_float(images[idx], bin_key), batch_sharding)
 
-        def epoch_means(metrics):
-            return jax.tree.map(lambda m: m.mean(axis=0), metrics)
-
-        # One member's whole epoch. Mapped over a group of members, the batch (which does not
-        # depend on the member) is drawn once per step and shared by the group; a group runs
-        # its whole epoch before the next group starts: mapping groups inside every step
-        # instead would slice and restack all members' parameters and Adam moments at each
-        # step (0.73x sequential speed on CPU, docs/performance.md). Each group draws the
-        # batches itself (the same draws): keeping an epoch of draws would hold another copy
-        # of the training set.
-        def member_epoch(state, key, member_hparams):
-            state, metrics = jax.lax.scan(
-                lambda state, i: step(state, batch(i), key, member_hparams),
-                state, jnp.arange(num_steps))
-            return state, epoch_means(metrics)
-
-        # 'unrolled': a group's members are separate carries of one scan (so nothing is sliced
-        # or restacked per step); each step draws the batch once and steps every member on it
-        # with a lone run's own arithmetic (plain matmuls, not batched ones).
-        def unrolled_group_epoch(states, keys, hparams):
-            # Members only fold their key in, but slicing a key array marks it consumed for
-            # jax_debug_key_reuse: slice a clone.
-            keys = jax.random.clone(keys)
-            indices = range(members.num_members(states))
-            fixed = [(member(keys, j), member(hparams, j)) for j in indices]
-
-            def group_step(member_states, i):
-                x = batch(i)
-                stepped = [step(state, x, key, member_hparams) for state, (key, member_hparams)
-                           in zip(member_states, fixed, strict=True)]
-                return tuple(s for s, _ in stepped), tuple(m for _, m in stepped)
-
-            final, metrics = jax.lax.scan(group_step, tuple(member(states, j) for j in indices),
-                                          jnp.arange(num_steps))
-            # Each member's metrics are averaged on their own, like a lone run's.
-            means = [epoch_means(m) for m in metrics]
-            return stack_members(final), stack_members(means)
-
-        if member_map == "unrolled":
-            by_chunks = members.over_groups(unrolled_group_epoch, members.chunk_size)
-            return by_chunks(states, train_keys, hparams)
-        return members.map_members(member_epoch, member_map)(states, train_keys, hparams)
+        return scan_members(step, batch, num_steps, member_map, epoch_means)(
+            states, train_keys, hparams)
 
     return epoch_fn
+
+
+def epoch_means(metrics):
+    """Per-step metrics [steps] -> their means over the steps."""
+    return jax.tree.map(lambda m: m.mean(axis=0), metrics)
+
+
+def scan_members(step, batch, num_steps: int, member_map: str, reduce):
+    """-> fn(states, train_keys, hparams) -> (states, metrics): every member steps through the
+    batches `batch(i)`, i = 0..num_steps-1, with `reduce` applied to its per-step metrics.
+
+    Shared by the device-resident epoch and the host-fed chunks (train/host_epoch.py), so that
+    both run the very same arithmetic.
+    """
+
+    # One member's whole scan. Mapped over a group of members, the batch (which does not
+    # depend on the member) is drawn once per step and shared by the group; a group runs
+    # its whole epoch before the next group starts: mapping groups inside every step
+    # instead would slice and restack all members' parameters and Adam moments at each
+    # step (0.73x sequential speed on CPU, docs/performance.md). Each group draws the
+    # batches itself (the same draws): keeping an epoch of draws would hold another copy
+    # of the training set.
+    def member_epoch(state, key, member_hparams):
+        state, metrics = jax.lax.scan(
+            lambda state, i: step(state, batch(i), key, member_hparams),
+            state, jnp.arange(num_steps))
+        return state, reduce(metrics)
+
+    # 'unrolled': a group's members are separate carries of one scan (so nothing is sliced
+    # or restacked per step); each step draws the batch once and steps every member on it
+    # with a lone run's own arithmetic (plain matmuls, not batched ones).
+    def unrolled_group_epoch(states, keys, hparams):
+        # Members only fold their key in, but slicing a key array marks it consumed for
+        # jax_debug_key_reuse: slice a clone.
+        keys = jax.random.clone(keys)
+        indices = range(members.num_members(states))
+        fixed = [(member(keys, j), member(hparams, j)) for j in indices]
+
+        def group_step(member_states, i):
+            x = batch(i)
+            stepped = [step(state, x, key, member_hparams) for state, (key, member_hparams)
+                       in zip(member_states, fixed, strict=True)]
+            return tuple(s for s, _ in stepped), tuple(m for _, m in stepped)
+
+        final, metrics = jax.lax.scan(group_step, tuple(member(states, j) for j in indices),
+                                      jnp.arange(num_steps))
+        # Each member's metrics are reduced on their own, like a lone run's.
+        return stack_members(final), stack_members([reduce(m) for m in metrics])
+
+    if member_map == "unrolled":
+        return members.over_groups(unrolled_group_epoch, members.chunk_size)
+    return members.map_members(member_epoch, member_map)
