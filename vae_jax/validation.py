@@ -22,7 +22,7 @@ import re
 from absl import logging
 
 from vae_jax import defaults, hparams
-from vae_jax.data import corruption, datasets
+from vae_jax.data import corruption, datasets, host_input, image_folder
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators
 from vae_jax.models import autoencoders
@@ -90,6 +90,16 @@ FIELD_RULES: dict[str, Rule] = {
     "tfds_data_dir": _PATH,
     "data_path": _PATH,
     "binarization": Rule("str", datasets.BINARIZATIONS),
+    "download": _FLAG,
+    "download_url": _PATH,
+    "cache_dir": _PATH,
+    "image_size": _COUNT,  # 0 = keep the images' own size
+    "image_channels": Rule("int", low=1, high=3),
+    "on_bad_image": Rule("str", image_folder.ON_BAD_IMAGE),
+    "test_fraction": Rule("float", low=0, high=1, low_open=True, high_open=True),
+    "input": Rule("str", host_input.INPUT_MODES),
+    "host_chunk_steps": _POSITIVE_INT,
+    "host_prefetch": _POSITIVE_INT,
     "num_train": _COUNT,
     "num_test": _COUNT,
     "exclude_train_labels": Rule("ints", low=0),
@@ -103,6 +113,7 @@ FIELD_RULES: dict[str, Rule] = {
     "activation": Rule("str", tuple(autoencoders.ACTIVATIONS)),
     "likelihood": Rule("str", autoencoders.LIKELIHOODS),
     "pixel_std": Rule("float", low=0, low_open=True),
+    "num_mixtures": _POSITIVE_INT,
     "output_bias_init": Rule("str", OUTPUT_BIAS_INITS),
     "code_activation": Rule("str", tuple(autoencoders.CODE_ACTIVATIONS)),
     # Objective.
@@ -234,7 +245,7 @@ def check_value(name: str, value, where: str = "") -> None:
         elements, kind = (value,), rule.kind
     for element in elements:
         if kind == "str" and rule.choices and isinstance(element, str) \
-                and element not in rule.choices:
+                and not _is_choice(element, rule.choices):
             quoting = (f"; quote each string of a tuple: --{where}=\"('a', 'b')\""
                        if rule.kind == "strs" and any(c in element for c in "(),") else "")
             raise ConfigError(
@@ -245,6 +256,13 @@ def check_value(name: str, value, where: str = "") -> None:
         if problem:
             each = "each element " if kind != rule.kind else ""
             raise ConfigError(f"{where}: {each}{problem} {fix}")
+
+
+def _is_choice(value: str, choices) -> bool:
+    """`value` is one of `choices`; a choice ending in '<name>' (tfds:<name>) is a prefix."""
+    return value in choices or any(
+        c.endswith("<name>") and value.startswith(c[:-6]) and len(value) > len(c) - 6
+        for c in choices)
 
 
 # --------------------------------------------------------------------------- field names

@@ -38,7 +38,9 @@ DATASET_FACTS = {
     "sprites": DatasetFacts(True, True, True, sprites.IMAGE_SHAPE[0], 50_000,
                             sprites.FACTOR_SIZES[0]),
     "arrays": DatasetFacts(None, None, False, None, None, None),
+    "image_folder": DatasetFacts(None, False, False, None, None, None),
 }
+_UNKNOWN = DatasetFacts(None, None, False, None, None, None)  # tfds:<name>: known once loaded
 PENALTY_OBJECTIVES = ("sparse_l1", "sparse_kl", "contractive")
 KL_FIELDS = ("beta", "kl_warmup_steps", "free_bits", "capacity_max", "capacity_steps")
 
@@ -55,8 +57,10 @@ IGNORED = (
     (("tc_alpha", "tc_gamma", "tc_estimator"), lambda c, o: o != "tcvae",
      "only objective=tcvae uses it"),
     (("pixel_std",), lambda c, o: c.likelihood != "gaussian", "only likelihood=gaussian uses it"),
-    (("data_path",), lambda c, o: c.dataset != "arrays", "only dataset=arrays reads it"),
-    (("data_source", "tfds_data_dir"), lambda c, o: c.dataset in ("sprites", "arrays"),
+    (("data_path",), lambda c, o: c.dataset not in ("arrays", "image_folder"),
+     "only dataset=arrays and image_folder read it"),
+    (("data_source", "tfds_data_dir"),
+     lambda c, o: c.dataset in ("sprites", "arrays", "image_folder"),
      "only mnist, fashion_mnist and binarized_mnist come from IDX files or TFDS"),
 )
 
@@ -65,7 +69,7 @@ def check_member(config) -> dict[str, str]:
     """Raises a ConfigError for a combination of `config`'s fields that cannot work; returns
     {field: warning} for the fields it ignores."""
     objective = losses.resolve(config)  # objective vs model, sparse_kl, iwae_samples
-    facts = DATASET_FACTS[config.dataset]
+    facts = DATASET_FACTS.get(config.dataset, _UNKNOWN)
     _check_model(config, facts)
     _check_data(config, facts)
     for name in tuple(config.evals) + tuple(config.final_evals):
