@@ -22,7 +22,7 @@ from ml_collections import config_flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from vae_jax import run
 from vae_jax.cli import command  # noqa: E402
-from vae_jax.report import plots, tables  # noqa: E402
+from vae_jax.report import logs, plots, tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -36,11 +36,49 @@ METRICS = {"eval/mig": "MIG", "eval/sap": "SAP", "eval/dci_disentanglement": "DC
            "eval/factor_vae": "FactorVAE", "eval/beta_vae": "BetaVAE",
            "eval/active_units": "active units", "eval/kl": "KL", "eval/recon": "recon NLL"}
 RANKED_BY = "eval/mig"
+# Recorded at every evaluation along training (config.evals), plotted against steps per beta.
+ALONG_TRAINING = {"eval/mig": "MIG", "eval/dci_disentanglement": "DCI dis.",
+                  "eval/factor_vae": "FactorVAE"}
 
 
 def member_traversals(workdir: str, record: dict) -> str:
     tag = f"{record['population']}/member_{record['member']}"
     return os.path.join(workdir, "figures", tag, "traversals.png")
+
+
+def training_curves(records: list[dict]) -> dict[str, dict[str, tuple]]:
+    """{metric title: {"beta b": (steps, mean, std over seeds)}} from every logged evaluation
+    (records of metrics.jsonl) that holds a metric of ALONG_TRAINING."""
+    values: dict[str, dict[float, dict[int, list[float]]]] = {}
+    for record in records:
+        for name, title in ALONG_TRAINING.items():
+            if name in record:
+                by_step = values.setdefault(title, {}).setdefault(record["hparams"]["beta"], {})
+                by_step.setdefault(record["step"], []).append(record[name])
+    return {title: {f"beta {beta:g}": _mean_std(by_step)
+                    for beta, by_step in sorted(values[title].items())}
+            for title in ALONG_TRAINING.values() if title in values}
+
+
+def _mean_std(by_step: dict[int, list[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    steps = sorted(by_step)
+    return (np.array(steps), np.array([np.mean(by_step[s]) for s in steps]),
+            np.array([np.std(by_step[s]) for s in steps]))
+
+
+def along_training_figure(workdir: str, config) -> tuple[str, dict]:
+    """DIR/metrics_along_training.png (a panel per metric, a line per beta, bands over seeds),
+    and the curves as JSON-ready lists."""
+    curves = training_curves(logs.read_metrics(workdir))
+    seeds = len(config.sweep.seed) if config.sweep.seed is not None else 1
+    path = plots.bands(curves, os.path.join(workdir, "metrics_along_training.png"),
+                       "training step", f"sprites, mean ± std over {seeds} seeds "
+                       f"(DCI: {config.dci_importance_model})")
+    as_lists = {title: {label: dict(zip(("step", "mean", "std"), map(np.ndarray.tolist, arrays),
+                                        strict=True))
+                        for label, arrays in lines.items()}
+                for title, lines in curves.items()}
+    return path, as_lists
 
 
 def main(argv):
@@ -61,6 +99,7 @@ def main(argv):
                              np.array([row[k][1] for row in rows])) for k in present},
         os.path.join(workdir, "metrics_vs_beta.png"), "beta",
         f"sprites, mean ± std over {rows[0]['seeds']} seeds", logx=True)
+    along_path, along = along_training_figure(workdir, config)
     ranked = sorted(records, key=lambda r: r[RANKED_BY])
     best, worst = ranked[-1], ranked[0]
 
@@ -78,13 +117,17 @@ def main(argv):
              tables.markdown_table(rows, ["beta", "seeds"] + present,
                                    ["beta", "seeds"] + [METRICS[k] for k in present]), "",
              f"![metrics against beta]({os.path.basename(plot_path)})", "",
+             f"Along training (evaluated every {config.eval_every} epochs; DCI importance "
+             f"model: {config.dci_importance_model}):", "",
+             f"![metrics along training]({os.path.basename(along_path)})", "",
              f"## Traversals: highest MIG, {describe(best)} / lowest, {describe(worst)}", "",
              tables.image_row([member_traversals(workdir, best),
                                member_traversals(workdir, worst)], workdir, width=400), ""]
     with open(os.path.join(workdir, "REPORT.md"), "w") as f:
         f.write("\n".join(lines))
     with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump({"members": records, "summary": rows, "seconds": seconds}, f, indent=2)
+        json.dump({"members": records, "summary": rows, "along_training": along,
+                   "seconds": seconds}, f, indent=2)
     print("\n".join(lines[:5]))
 
 

@@ -27,6 +27,8 @@ ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
 ON_CODES = ("active_units", "sparsity") + ON_LABELS + ON_FACTORS
 ON_SCORES = ("anomaly",)
 ALL = JITTED + ON_SCORES + ON_CODES
+# vae_jax.metrics.importance.MODELS, named here so validating a config does not load sklearn.
+DCI_IMPORTANCE_MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_forest")
 
 
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:
@@ -49,6 +51,10 @@ def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, .
                                       and dataset.test_labels is not None):
             raise ConfigError("evaluator 'anomaly' scores the classes left out of training: set "
                               "--config.exclude_train_labels='(k,)' on a labelled dataset")
+        if name == "dci" and config.dci_importance_model not in DCI_IMPORTANCE_MODELS:
+            raise ConfigError(f"unknown config.dci_importance_model "
+                              f"{config.dci_importance_model!r}; choose from "
+                              f"{', '.join(DCI_IMPORTANCE_MODELS)}")
         if name == "nll" and config.model != "vae":
             raise ConfigError("evaluator 'nll' needs a VAE (an AE defines no likelihood)")
         if name == "denoising" and config.corruption == "none":
@@ -125,8 +131,9 @@ def keys_for_epoch(eval_keys, epoch: int):
 
 
 def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Dataset,
-                 encode_images, config) -> dict[str, float]:
-    """Metrics of one member from its codes {'train': [N, L], 'test': [N, L]}.
+                 encode_images, config) -> dict[str, float | str]:
+    """Metrics of one member from its codes {'train': [N, L], 'test': [N, L]}, and with DCI the
+    name of its importance classifier (config.dci_importance_model) as 'dci_importance_model'.
 
     `encode_images(uint8 images) -> codes` encodes freshly rendered images (FactorVAE/BetaVAE).
     """
@@ -151,8 +158,8 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
     if "sap" in names:
         out["eval/sap"] = disentanglement.sap(test, factors)
     if "dci" in names:
-        for k, v in disentanglement.dci(test, factors).items():
-            out[f"eval/dci_{k}"] = v
+        dci = disentanglement.dci(test, factors, importance_model=config.dci_importance_model)
+        out |= {f"eval/dci_{k}": v for k, v in dci.items()}
     if "factor_vae" in names or "beta_vae" in names:
         ground_truth = _ground_truth(dataset)
         rng = np.random.default_rng(config.data_seed)
@@ -166,7 +173,10 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
             out["eval/beta_vae"] = disentanglement.beta_vae_score(
                 encode_fn, ground_truth, rng, num_train=config.disentanglement_votes,
                 num_eval=config.disentanglement_votes // 2)
-    return {k: float(v) for k, v in out.items()}
+    out = {k: float(v) for k, v in out.items()}
+    if "dci" in names:  # which classifier the eval/dci_* numbers come from
+        out["dci_importance_model"] = config.dci_importance_model
+    return out
 
 
 def _ground_truth(dataset: data.Dataset):
