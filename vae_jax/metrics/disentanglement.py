@@ -177,6 +177,9 @@ def mig(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> float:
     The binning caps what a factor with more values than bins can score: a perfect code of a
     40-valued factor keeps ~log(20) / log(40) = 0.81 of its entropy with 20 bins.
 
+    Protocol: disentanglement_lib scores 10,000 freshly sampled points with 20 equal-width bins;
+    here the samples given (the `mig` evaluator: the config.num_test test images' codes).
+
     Args:
         codes: float [N, num_latents], N >= 10, at least 2 latents.
         factors: discrete int (or integer-valued float) [N, num_factors]; no constant column.
@@ -253,6 +256,10 @@ def sap(
       uniformly sampled factors).
     * continuous factors: squared correlation of latent and factor (disentanglement_lib's
       formula), here on all N samples rather than a train part, since nothing is fitted.
+
+    Protocol: disentanglement_lib fits on 10,000 and scores on 5,000 freshly sampled points;
+    here one deterministic split of the samples given (`test_size`; the `sap` evaluator: the
+    config.num_test test images' codes, halved).
 
     Args:
         codes: float [N, num_latents], N >= 10, at least 2 latents.
@@ -453,6 +460,9 @@ def factor_vae_score(
     each latent to a factor on `num_train` votes and is scored on `num_eval` fresh ones.
     All images of a step are sampled at once and encoded in chunks (disentanglement_lib encodes
     one batch per vote; the distribution is the same, the random streams differ).
+    The defaults are disentanglement_lib's protocol (batches of 64, 10,000 / 5,000 votes, 10,000
+    images for the variances); the `factor_vae` evaluator uses config.disentanglement_votes
+    training votes, half as many evaluation votes and as many images for the variances.
 
     Args:
         encode_fn: images [num, ...] -> codes [num, num_latents] (posterior means).
@@ -522,6 +532,8 @@ def beta_vae_score(
     mean absolute difference of the pairs' codes, its label the fixed factor. A logistic
     regression (sklearn defaults, as disentanglement_lib; max_iter raised to 1000 so it
     converges) is fitted on `num_train` points and scored on `num_eval`.
+    The defaults are disentanglement_lib's protocol (batches of 64 pairs, 10,000 / 5,000
+    points); the `beta_vae` evaluator uses config.disentanglement_votes / half as many.
 
     Args:
         encode_fn: images [num, ...] -> codes [num, num_latents] (posterior means).

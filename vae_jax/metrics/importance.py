@@ -71,10 +71,11 @@ def _split_gains(model: HistGradientBoostingClassifier, num_latents: int) -> np.
     return gains / total if total > 0 else gains
 
 
-def _fit_factor(name, seed, codes_train, labels_train, codes_test, labels_test, one_thread):
+def _fit_factor(name, seed, codes_train, labels_train, codes_test, labels_test):
     """-> (importance of each latent [L], test accuracy) of one factor's classifier."""
-    # HistGradientBoosting's OpenMP threads: one per fit when the factors already run in parallel.
-    with threadpool_limits(limits=1 if one_thread else None, user_api="openmp"):
+    # One OpenMP thread per fit (HistGradientBoosting's): the factors are the parallel part, and
+    # OpenMP's spinning threads on a busy machine made a sequential fit ~50x slower.
+    with threadpool_limits(limits=1, user_api="openmp"):
         model = make_model(name, seed).fit(codes_train, labels_train)
     if name == "hist_gradient_boosting":
         importance = _split_gains(model, codes_train.shape[1])
@@ -113,7 +114,7 @@ def importance_matrix(
     order = sorted(range(num_factors), key=lambda j: -len(np.unique(factors_train[:, j])))
     fits = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(_fit_factor)(model, seed, codes_train, factors_train[:, j], codes_test,
-                             factors_test[:, j], one_thread=n_jobs > 1)
+                             factors_test[:, j])
         for j in order
     )
     by_factor = dict(zip(order, fits, strict=True))
