@@ -64,3 +64,16 @@ def test_anomaly_aucs_and_final_nll_in_the_log_match_a_recomputation(tiny_config
         expected = probes.roc_auc(scores[name], is_zero)
         assert last[f"eval/anomaly_auc_{name}"] == pytest.approx(expected, abs=1e-6)
         assert 0.0 <= expected <= 1.0
+
+
+def test_dci_importance_model_is_checked_before_training(tiny_config):
+    from vae_jax.metrics import importance
+
+    assert evaluators.DCI_IMPORTANCE_MODELS == importance.MODELS
+    tiny_config.update(dataset="sprites", binarization="none", num_train=64, num_test=32,
+                       evals=("elbo", "dci"), dci_importance_model="gbt")
+    dataset = data.load(tiny_config)
+    with pytest.raises(ConfigError, match="dci_importance_model 'gbt'"):
+        evaluators.validate(tiny_config, dataset)
+    tiny_config.dci_importance_model = "random_forest"
+    assert evaluators.validate(tiny_config, dataset) == ("elbo", "dci")

@@ -123,5 +123,5 @@ def bands(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
         ax.set_title(name)
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=7, loc="best")
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.04)  # above the panels' own titles
     return _save(fig, path)
