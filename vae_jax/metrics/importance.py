@@ -74,7 +74,7 @@ def _split_gains(model: HistGradientBoostingClassifier, num_latents: int) -> np.
 def _fit_factor(name, seed, codes_train, labels_train, codes_test, labels_test):
     """-> (importance of each latent [L], test accuracy) of one factor's classifier."""
     # One OpenMP thread per fit (HistGradientBoosting's): the factors are the parallel part, and
-    # OpenMP's spinning threads on a busy machine made a sequential fit ~50x slower.
+    # OpenMP threads on a busy 2-core machine made a test of sequential fits ~5x slower.
     with threadpool_limits(limits=1, user_api="openmp"):
         model = make_model(name, seed).fit(codes_train, labels_train)
     if name == "hist_gradient_boosting":
