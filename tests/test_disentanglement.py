@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import mutual_info_score
 
 from vae_jax.metrics import disentanglement as dis
+from vae_jax.metrics import importance
 
 SIZES = (4, 6, 8, 10, 10)  # <= 20 values, so the 20-bin histogram of MIG keeps them apart
 
@@ -119,36 +120,112 @@ def test_sap_is_deterministic(codes, factors):
 # --- DCI ----------------------------------------------------------------------------------------
 
 
-def test_dci_identity(codes, factors):
-    scores = dis.dci(codes["identity"][:1000], factors[:1000])
+DCI_MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_forest")
+# Samples per sanity case: the forest's leaves of >= 20 samples need more to tell 10 classes apart.
+DCI_SAMPLES = {"gradient_boosting": 400, "hist_gradient_boosting": 400, "random_forest": 900}
+
+
+@pytest.mark.parametrize("model", DCI_MODELS)
+def test_dci_identity(model, codes, factors):
+    num = DCI_SAMPLES[model]
+    scores = dis.dci(codes["identity"][:num], factors[:num], importance_model=model)
     assert set(scores) == {"disentanglement", "completeness", "informativeness"}
     assert scores["disentanglement"] >= 0.9
     assert scores["completeness"] >= 0.9
     assert scores["informativeness"] >= 0.95
 
 
-def test_dci_permuted_is_low(codes, factors):
-    scores = dis.dci(codes["permuted"][:1000], factors[:1000])
+@pytest.mark.parametrize("model", DCI_MODELS)
+def test_dci_permuted_is_low(model, codes, factors):
+    num = DCI_SAMPLES[model]
+    scores = dis.dci(codes["permuted"][:num], factors[:num], importance_model=model)
     assert scores["disentanglement"] <= 0.2
     assert scores["completeness"] <= 0.2
 
 
 def test_dci_duplicated(codes, factors):
-    scores = dis.dci(codes["duplicated"][:1000], factors[:1000])
+    scores = dis.dci(codes["duplicated"][:300], factors[:300])
     assert scores["disentanglement"] >= 0.9
     # Each factor split evenly over 2 of 10 latents.
     assert scores["completeness"] == pytest.approx(1 - np.log(2) / np.log(10), abs=0.1)
 
 
 def test_dci_constant(codes, factors):
-    scores = dis.dci(codes["constant"][:1000], factors[:1000])
+    scores = dis.dci(codes["constant"][:300], factors[:300])
     assert scores["disentanglement"] == 0.0 and scores["completeness"] == 0.0
 
 
-def test_dci_gradient_boosting_matches_on_easy_codes():
-    factors = _factors(300, sizes=(2, 3))
-    scores = dis.dci(factors.astype(float), factors, importance_model="gradient_boosting")
-    assert scores["disentanglement"] >= 0.9 and scores["completeness"] >= 0.9
+def _disentanglement_lib_dci(mus_train, ys_train, mus_test, ys_test, random_state):
+    """disentanglement_lib's evaluation/metrics/dci.py (compute_dci and helpers), written out:
+    mus [num_codes, num_points], ys [num_factors, num_points]. It passes no random_state (which
+    only breaks ties between equal splits); here the one dci() uses, so the models are equal."""
+    from scipy.stats import entropy
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    num_factors, num_codes = ys_train.shape[0], mus_train.shape[0]
+    importance_matrix = np.zeros(shape=[num_codes, num_factors], dtype=np.float64)
+    train_loss, test_loss = [], []
+    for i in range(num_factors):
+        model = GradientBoostingClassifier(random_state=random_state)
+        model.fit(mus_train.T, ys_train[i, :])
+        importance_matrix[:, i] = np.abs(model.feature_importances_)
+        train_loss.append(np.mean(model.predict(mus_train.T) == ys_train[i, :]))
+        test_loss.append(np.mean(model.predict(mus_test.T) == ys_test[i, :]))
+
+    def weighted(per, axis):
+        matrix = importance_matrix
+        if matrix.sum() == 0.0:
+            matrix = np.ones_like(matrix)
+        return np.sum(per * matrix.sum(axis=axis) / matrix.sum())
+
+    per_code = 1.0 - entropy(importance_matrix.T + 1e-11, base=importance_matrix.shape[1])
+    per_factor = 1.0 - entropy(importance_matrix + 1e-11, base=importance_matrix.shape[0])
+    return {"disentanglement": weighted(per_code, 1), "completeness": weighted(per_factor, 0),
+            "informativeness": np.mean(test_loss)}
+
+
+@pytest.mark.parametrize("case", ["identity", "entangled", "noise"])
+def test_dci_default_is_disentanglement_lib(case):
+    """The default importance model IS disentanglement_lib's: equal scores on the same points."""
+    sizes, num = (3, 5, 8), 120  # small, so that the reference runs in seconds
+    factors = _factors(num, sizes=sizes, seed=3)
+    rng = np.random.default_rng(4)
+    scaled = factors / (np.array(sizes) - 1.0)
+    codes = rng.normal(size=(num, 5))
+    if case == "identity":
+        codes[:, :3] = scaled + 0.05 * rng.normal(size=(num, 3))
+    elif case == "entangled":
+        codes[:, :3] = scaled @ rng.normal(size=(3, 3)) + 0.05 * rng.normal(size=(num, 3))
+    train, test = dis._protocol_split(num, 1 / 3, 0, 10_000, 5_000)
+    expected = _disentanglement_lib_dci(codes[train].T, factors[train].T, codes[test].T,
+                                        factors[test].T, random_state=0)
+    assert dis.dci(codes, factors, seed=0) == pytest.approx(expected, abs=1e-9)
+
+
+def test_dci_caps_samples_at_the_protocol():
+    """At most num_train / num_test points (disentanglement_lib: 10,000 / 5,000), no overlap."""
+    train, test = dis._protocol_split(20_000, 1 / 3, 0, 10_000, 5_000)
+    assert (len(train), len(test)) == (10_000, 5_000)
+    assert len(np.intersect1d(train, test)) == 0
+    factors = _factors(900, sizes=(3, 4))
+    codes = factors + np.random.default_rng(5).normal(size=factors.shape)
+    train, test = dis._protocol_split(900, 1 / 3, 0, 200, 100)
+    matrix, accuracy = importance.importance_matrix(
+        codes[train], factors[train], codes[test], factors[test], "random_forest", seed=0)
+    capped = dis.dci(codes, factors, num_train=200, num_test=100, importance_model="random_forest")
+    assert capped == pytest.approx({"disentanglement": dis.dci_disentanglement(matrix),
+                                    "completeness": dis.dci_completeness(matrix),
+                                    "informativeness": accuracy.mean()}, abs=1e-12)
+
+
+def test_dci_factors_in_parallel_equal_sequential(codes, factors):
+    args = (codes["random"][:200], factors[:200, :2], codes["random"][200:260],
+            factors[200:260, :2])
+    for model in DCI_MODELS:
+        parallel = importance.importance_matrix(*args, model=model, n_jobs=2)
+        sequential = importance.importance_matrix(*args, model=model, n_jobs=1)
+        np.testing.assert_array_equal(parallel[0], sequential[0])
+        np.testing.assert_array_equal(parallel[1], sequential[1])
 
 
 def test_dci_scores_of_importance_matrices():

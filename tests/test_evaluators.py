@@ -138,3 +138,16 @@ def test_dci_records_name_the_importance_model_they_used(tiny_config):
     assert {k: out[f"eval/dci_{k}"] for k in expected} == expected
     forest = disentanglement.dci(codes, factors, importance_model="random_forest")
     assert forest != expected  # the two models score differently: the label matters
+
+
+def test_dci_importance_model_is_checked_before_training(tiny_config):
+    from vae_jax.metrics import importance
+
+    assert evaluators.DCI_IMPORTANCE_MODELS == importance.MODELS
+    tiny_config.update(dataset="sprites", binarization="none", num_train=64, num_test=32,
+                       evals=("elbo", "dci"), dci_importance_model="gbt")
+    dataset = data.load(tiny_config)
+    with pytest.raises(ConfigError, match="dci_importance_model 'gbt'"):
+        evaluators.validate(tiny_config, dataset)
+    tiny_config.dci_importance_model = "random_forest"
+    assert evaluators.validate(tiny_config, dataset) == ("elbo", "dci")

@@ -66,16 +66,28 @@ def test_anomaly_reports_an_auc_per_held_out_class(tmp_path, data_dir):
             assert 0.0 <= row[header][0] <= 1.0
 
 
-def test_disentanglement_sweep_reports_every_metric(tmp_path, data_dir):
-    out = script("disentanglement", tmp_path, *TINY, "--config.sweep.beta=(1., 8.)",
-                 "--config.sweep.seed=(0, 1)", "--config.disentanglement_votes=100",
-                 data_dir=data_dir)
+def test_disentanglement_sweep_reports_every_metric_along_training(tmp_path, data_dir):
+    out = script("disentanglement", tmp_path, "--config.num_epochs=2", "--config.eval_every=1",
+                 "--config.num_train=256", "--config.num_test=200",
+                 "--config.sweep.beta=(1., 8.)", "--config.sweep.seed=(0,)",
+                 "--config.disentanglement_votes=64", data_dir=data_dir)
     results = json.loads((out / "results.json").read_text())
-    assert len(results["members"]) == 4
+    assert len(results["members"]) == 2
     for name in ("eval/mig", "eval/sap", "eval/dci_disentanglement", "eval/factor_vae",
                  "eval/beta_vae"):
         assert all(0.0 <= m[name] <= 1.0 for m in results["members"]), name
+    assert {m["dci_importance_model"] for m in results["members"]} == {"hist_gradient_boosting"}
     assert (out / "metrics_vs_beta.png").exists()
+    # MIG, DCI and FactorVAE at both evaluations (steps of epochs 1 and 2), per beta.
+    along = results["along_training"]
+    assert set(along) == {"MIG", "DCI dis.", "FactorVAE"}
+    steps_per_epoch = 256 // 64
+    for lines in along.values():
+        assert set(lines) == {"beta 1", "beta 8"}
+        for line in lines.values():
+            assert line["step"] == [steps_per_epoch, 2 * steps_per_epoch]
+            assert len(line["mean"]) == len(line["std"]) == 2
+    assert (out / "metrics_along_training.png").stat().st_size > 10_000
 
 
 @pytest.mark.real_data

@@ -32,8 +32,6 @@ from vae_jax.validation_members import check_member
 
 UINT32_MAX = 2**32 - 1
 OUTPUT_BIAS_INITS = ("zeros", "data_mean")
-# metrics.disentanglement.dci's importance models (named here: that module loads scikit-learn).
-DCI_IMPORTANCE_MODELS = ("random_forest", "gradient_boosting")
 OBJECTIVES = ("default",) + tuple(o for model in losses.OBJECTIVES.values() for o in model)
 
 
@@ -161,7 +159,7 @@ FIELD_RULES: dict[str, Rule] = {
     "nll_batch_size": _POSITIVE_INT,
     "probe_train_size": _POSITIVE_INT,
     "disentanglement_votes": Rule("int", low=2),
-    "dci_importance_model": Rule("str", DCI_IMPORTANCE_MODELS),
+    "dci_importance_model": Rule("str", evaluators.DCI_IMPORTANCE_MODELS),
     "checkpoint_every": _POSITIVE_INT,
     "keep_checkpoints": _POSITIVE_INT,
     "figures": _FLAG,

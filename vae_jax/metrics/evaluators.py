@@ -32,6 +32,8 @@ ALL = JITTED + ON_SCORES + ON_CODES
 # Under dynamic binarisation the probes' training images are binarised once with this key (as
 # the test set is with data.TEST_BINARIZATION_SEED): fitted and scored on the same kind of input.
 PROBE_BINARIZATION_SEED = 20151102
+# vae_jax.metrics.importance.MODELS, named here so validating a config does not load sklearn.
+DCI_IMPORTANCE_MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_forest")
 
 
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:
@@ -54,6 +56,10 @@ def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, .
                                       and dataset.test_labels is not None):
             raise ConfigError("evaluator 'anomaly' scores the classes left out of training: set "
                               "--config.exclude_train_labels='(k,)' on a labelled dataset")
+        if name == "dci" and config.dci_importance_model not in DCI_IMPORTANCE_MODELS:
+            raise ConfigError(f"unknown config.dci_importance_model "
+                              f"{config.dci_importance_model!r}; choose from "
+                              f"{', '.join(DCI_IMPORTANCE_MODELS)}")
         if name == "nll" and config.model != "vae":
             raise ConfigError("evaluator 'nll' needs a VAE (an AE defines no likelihood)")
         if name == "denoising" and config.corruption == "none":

@@ -108,3 +108,20 @@ def errorbars(x: np.ndarray, series: dict[str, tuple[np.ndarray, np.ndarray]], p
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def bands(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]], path: str,
+          xlabel: str, title: str = "") -> str:
+    """One panel per metric; in each, one line per label (a beta, say) of (x, mean, std): the
+    mean over seeds at each x, with a band of ± std (metrics along training, say)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), squeeze=False)
+    for ax, (name, lines) in zip(axes[0], panels.items(), strict=True):
+        for label, (x, mean, std) in lines.items():
+            (line,) = ax.plot(x, mean, marker="o", markersize=3, label=label)
+            ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        ax.set_xlabel(xlabel)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.suptitle(title, y=1.04)  # above the panels' own titles
+    return _save(fig, path)
