@@ -114,10 +114,17 @@ def errorbars(x: np.ndarray, series: dict[str, tuple[np.ndarray, np.ndarray]], p
 
 # --------------------------------------------------------------------- the main job's figures
 def _panel(ax, images: np.ndarray, cols: int, title: str = "") -> None:
+    """A mosaic on `ax`, large images averaged down to <= ~32 px: drawn near 1:1 at ~800 px,
+    so no resampling by matplotlib thins the gaps between them unevenly."""
+    images = np.asarray(images, np.float32)
+    factor = max(1, images.shape[1] // 32)
+    if factor > 1:
+        num, height, width, channels = images.shape
+        images = images[:, : height // factor * factor, : width // factor * factor].reshape(
+            num, height // factor, factor, width // factor, factor, channels).mean(axis=(2, 4))
     rows = -(-len(images) // cols)
-    pad = max(1, images.shape[1] // 16)  # a gap still visible when the figure is scaled down
-    ax.imshow(_tile(images, rows, cols, pad, fill=0.5), cmap="gray", vmin=0, vmax=1,
-              interpolation="antialiased")
+    ax.imshow(_tile(images, rows, cols, 2, fill=0.6), cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -146,7 +153,7 @@ def comparison(rows: Sequence[dict], path: str, title: str = "") -> str:
         _panel(ax_row[2], traversals.reshape(-1, *traversals.shape[2:]), cols[2],
                heads[2] if r == 0 else "")
         ax_row[0].set_ylabel(row["label"], fontsize=10)
-        height = traversals.shape[2] + max(1, traversals.shape[2] // 16)
+        height = traversals.shape[2] // max(1, traversals.shape[2] // 32) + 2  # as _panel
         ax_row[2].yaxis.tick_right()
         ax_row[2].set_yticks([height * (i + 0.5) for i in range(len(row["traversed"]))],
                              [f"z{i}" for i in row["traversed"]], fontsize=7)
