@@ -5,8 +5,11 @@ Hardware: 2-core CPU, no GPU.
 Runtime and numbers: in configs/compare.py and docs/results.md (measured, not assumed).
 
 Trains an AE population (one member per seed) and a VAE population (betas x seeds) with
-run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md: a table with a row per
-(model, beta) of mean ± sample std (ddof = 1) over seeds, and figures side by side.
+run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md, which opens with three
+figures (compare.png: a row per model of reconstructions, prior samples and traversals;
+rate_distortion.png: KL against recon NLL per config over seeds; curves.png: every member's
+training curves), then a table with a row per (model, beta) of mean ± sample std (ddof = 1)
+over seeds, then each row's own figures side by side.
 """
 
 import json
@@ -14,13 +17,16 @@ import os
 import sys
 import time
 
+import jax
+import numpy as np
 from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import run, validation
+import vae_jax  # noqa: E402
+from vae_jax import run, validation  # noqa: E402
 from vae_jax.cli import define_config_file, run_command  # noqa: E402
-from vae_jax.metrics import evaluators
-from vae_jax.report import tables  # noqa: E402
+from vae_jax.metrics import evaluators  # noqa: E402
+from vae_jax.report import comparison, logs, plots, tables  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -34,6 +40,11 @@ METRICS = [("eval/recon", "recon NLL"), ("eval/nelbo", "-ELBO"), ("eval/kl", "KL
            ("eval/factor_vae", "FactorVAE"), ("eval/dci_disentanglement", "DCI dis."),
            ("eval/dci_completeness", "DCI compl."), ("eval/dci_informativeness", "DCI info.")]
 FIGURES = ("reconstructions.png", "samples.png", "traversals.png", "latents.png")
+OVERVIEW = (("compare.png", "a row per model: test images over their reconstructions, decoded "
+             "prior draws (the same in every row), traversals of the three most used latents"),
+            ("rate_distortion.png", "rate-distortion: KL against reconstruction NLL, mean ± std "
+             "over seeds; the AE has no KL and sits at rate 0"),
+            ("curves.png", "training curves of every member (a line per seed)"))
 
 
 def population_configs(config):
@@ -56,6 +67,42 @@ def member_figures(workdir: str, record: dict) -> list[str]:
     return [os.path.join(workdir, "figures", tag, name) for name in FIGURES]
 
 
+def label_of(model: str, beta) -> str:
+    return "AE" if model == "ae" else f"VAE β={beta:g}"
+
+
+def overview_figures(out_dir: str, rows_by_model: dict, firsts: dict, config) -> list[str]:
+    """The three figures REPORT.md opens with (see OVERVIEW), written to out_dir."""
+    rows, runs = [], {}
+    prior_z = np.asarray(jax.random.normal(jax.random.key(0), (12, config.latents)))
+    for record, workdir in firsts.values():
+        if workdir not in runs:
+            runs[workdir] = vae_jax.load_run(workdir)
+        finished = runs[workdir]
+        member = finished.member(record["member"], record["population"])
+        beta = record["hparams"]["beta"]
+        rows.append(comparison.model_row(member.model, member.params,
+                                         finished.dataset.test_images[:2000], prior_z,
+                                         label_of(member.config.model, beta)))
+    paths = [plots.comparison(rows, os.path.join(out_dir, OVERVIEW[0][0]),
+                              f"AE vs VAE vs beta-VAE on {config.dataset} (seed "
+                              f"{min(config.sweep.seed or (config.seed,))})")]
+    summary = [row for model_rows in rows_by_model.values() for row in model_rows]
+    paths.append(plots.rate_distortion(
+        comparison.rate_distortion_points(summary, lambda r: label_of(r["model"], r["beta"])),
+        os.path.join(out_dir, OVERVIEW[1][0])))
+    groups = {}
+    for model, workdir in ((m, os.path.join(out_dir, m)) for m in rows_by_model):
+        series = comparison.member_series(logs.read_metrics(workdir), ("train/recon", "train/kl"))
+        for entry in sorted(series, key=lambda e: e["hparams"]["beta"]):
+            groups.setdefault(label_of(model, entry["hparams"]["beta"]), []).append(entry)
+    paths.append(plots.member_curves(groups, (("train/recon", "train recon NLL (nats)"),
+                                              ("train/kl", "train KL (nats)")),
+                                     os.path.join(out_dir, OVERVIEW[2][0]),
+                                     "training curves, every member"))
+    return paths
+
+
 def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float,
                  records: list[dict]):
     present = [(k, h) for k, h in METRICS
@@ -64,8 +111,10 @@ def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, second
     columns = ["model", "beta", "seeds"] + [k for k, _ in present]
     table = tables.markdown_table(rows, columns, tables.name_dci_model(
         columns, ["model", "beta", "seeds"] + [h for _, h in present], records))
-    lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", "",
-             f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
+    lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", ""]
+    for name, caption in OVERVIEW:
+        lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+    lines += [f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
              f"MLP {tuple(config.hidden)}, {config.latents} latents, batch {config.batch_size}; "
              f"{tables.spread_label(len(config.sweep.seed or (config.seed,)))} "
              f"{tuple(config.sweep.seed or (config.seed,))}; test set of "
@@ -104,6 +153,9 @@ def main(argv):
             if record["hparams"]["seed"] == min(config.sweep.seed or (config.seed,)):
                 name = model if model == "ae" else f"vae beta={record['hparams']['beta']:g}"
                 firsts[name] = (record, workdir)
+    firsts = dict(sorted(firsts.items(), key=lambda item: (item[0] != "ae",
+                                                          item[1][0]["hparams"]["beta"])))
+    overview_figures(out_dir, rows_by_model, firsts, config)
     seconds = time.time() - start
     write_report(out_dir, rows_by_model, firsts, config, seconds,
                  [r for result in results.values() for r in result["members"]])

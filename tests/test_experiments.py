@@ -4,10 +4,12 @@ import importlib
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
 import jax
+import matplotlib.image
 import pytest
 
 from tests.conftest import REPO
@@ -42,7 +44,8 @@ TINY = ("--config.num_epochs=1", "--config.eval_every=1", "--config.num_train=51
 
 @pytest.mark.real_data
 def test_compare_writes_its_report(tmp_path, data_dir):
-    out = script("compare", tmp_path, *TINY, "--config.sweep.beta=(1., 4.)",
+    two_epochs = tuple(f for f in TINY if "num_epochs" not in f) + ("--config.num_epochs=2",)
+    out = script("compare", tmp_path, *two_epochs, "--config.sweep.beta=(1., 4.)",
                  "--config.sweep.seed=(0,)", "--config.disentanglement_votes=100",
                  "--config.probe_train_size=256", data_dir=data_dir)
     results = json.loads((out / "results.json").read_text())
@@ -53,6 +56,17 @@ def test_compare_writes_its_report(tmp_path, data_dir):
     assert "DCI dis. (random forest)" in report  # DCI says which importance model it used
     assert "one seed (no spread)" in report
     assert (out / "vae/figures/main/member_1/traversals.png").exists()
+    # It opens with the three overview figures, before the table; they are there, README-sized.
+    images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
+    assert images[:3] == ["compare.png", "rate_distortion.png", "curves.png"]
+    assert report.index("curves.png") < report.index("| model |")
+    for name in images[:3]:
+        height, width = matplotlib.image.imread(out / name).shape[:2]
+        assert 500 <= width <= 1100, (name, width)
+    assert matplotlib.image.imread(out / "compare.png").shape[0] > 300  # three model rows
+    # Experiments keep the last checkpoint only (configs/compare.py: keep_checkpoints=1).
+    for model in ("ae", "vae"):
+        assert sorted(os.listdir(out / model / "checkpoints" / "main")) == ["2"]
 
 
 @pytest.mark.real_data
