@@ -41,7 +41,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.data_seed = 0  # batch order and binarisation: shared by all members of a run
 
     # Model (static).
-    config.model = "vae"  # ae | vae
+    config.model = "vae"  # ae | vae | vamp_vae | vq_vae
     config.architecture = "mlp"  # mlp | conv
     config.latents = 20
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
@@ -51,6 +51,11 @@ def base_config() -> ml_collections.ConfigDict:
     config.pixel_std = 0.1  # std of the fixed-variance Gaussian likelihood
     config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
     config.code_activation = "linear"  # AE code: linear | sigmoid | relu (sparse_kl: sigmoid)
+    config.codebook_size = 512  # vq_vae: entries K of the codebook
+    config.code_dim = 16  # vq_vae: dimension of each entry; `latents` code vectors per image
+    config.vq_ema = False  # vq_vae: codebook by EMA (decay vq_ema_decay) instead of its loss
+    config.vq_ema_decay = 0.99
+    config.vamp_components = 500  # vamp_vae: pseudo-inputs K of the VampPrior (the paper's 500)
 
     # Objective (static): vae: elbo | iwae | tcvae;  ae: recon | sparse_l1 | sparse_kl |
     # contractive. "default" = elbo for a VAE, recon for an AE. Any of them can be denoising.
@@ -72,6 +77,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.free_bits = 0.0  # per-latent KL floor in nats; 0 = off
     config.capacity_max = 0.0  # capacity annealing target C_max in nats; 0 = off
     config.capacity_steps = 0.0  # steps over which C grows from 0 to capacity_max
+    config.commitment_beta = 0.25  # vq_vae: commitment loss weight (the paper's 0.25)
 
     # Optimisation (static).
     config.batch_size = 128

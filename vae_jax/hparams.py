@@ -34,6 +34,8 @@ class Hparams:
     free_bits: jax.Array
     capacity_max: jax.Array
     capacity_steps: jax.Array
+    # VQ-VAE: weight of the commitment loss ||z_e - sg[e]||^2 (the paper's beta).
+    commitment_beta: jax.Array
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hparams))

@@ -16,6 +16,7 @@ import numpy as np
 from vae_jax import data, objectives
 from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
+from vae_jax.objectives import priors
 
 PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
 
@@ -33,17 +34,18 @@ def make_codes(model) -> PerExample:
 
 def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
     """(params, x [B,H,W,C] floats, key) -> per-example `recon`, and for a VAE `kl`, `nelbo`
-    (negative ELBO at beta = 1, one posterior sample) and the posterior `mean`."""
+    (negative ELBO at beta = 1, one posterior sample; a VampPrior's KL is sampled too) and the
+    posterior `mean`."""
 
     def terms(params, x, key):
         variables = {"params": params}
-        if model_kind == "ae":
+        if model_kind in ("ae", "vq_vae"):  # no KL: the reconstruction and the code
             outputs = model.apply(variables, x)
             recon = objectives.reconstruction_nll(log_likelihood, x, outputs)
             return dict(recon=recon, code=outputs["z"])
         outputs = model.apply(variables, x, key)
         recon = objectives.reconstruction_nll(log_likelihood, x, outputs)
-        kl = jax.vmap(objectives.kl_to_standard_normal)(outputs["mean"], outputs["logvar"])
+        kl = priors.kl_per_example(model, params, outputs)  # sampled for a VampPrior
         return dict(recon=recon, kl=kl, nelbo=recon + kl, code=outputs["mean"])
 
     return terms

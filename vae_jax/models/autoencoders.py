@@ -30,7 +30,7 @@ CODE_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,  # codes in (0, 1): what the KL sparsity penalty needs
     "relu": nn.relu,
 }
-MODELS = ("ae", "vae")
+MODELS = ("ae", "vae", "vamp_vae", "vq_vae")  # models/vamp.py, models/vq_vae.py
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
 
@@ -283,4 +283,13 @@ def build(config, image_shape: tuple[int, int, int]) -> _Autoencoder:
                   learn_pixel_logvar=config.likelihood == "gaussian_learned")
     if config.model == "ae":
         return AE(code_activation=config.code_activation, **common)
+    if config.model == "vamp_vae":
+        from vae_jax.models import vamp  # it subclasses VAE: imported here, not at the top
+
+        return vamp.VampVAE(components=int(config.vamp_components), **common)
+    if config.model == "vq_vae":
+        from vae_jax.models import vq_vae
+
+        return vq_vae.VQVAE(codebook_size=int(config.codebook_size),
+                            code_dim=int(config.code_dim), ema=bool(config.vq_ema), **common)
     return VAE(**common)

@@ -1,0 +1,57 @@
+"""log p(z) for the model's prior: N(0, I) for a plain VAE, the VampPrior's mixture of
+posteriors at its pseudo-inputs for `vamp_vae`.
+
+A model says which prior it has with the class attribute `prior_kind` (absent = standard
+normal). The standard normal keeps the exact arithmetic it always had
+(`gaussians.log_standard_normal`, the closed-form KL), so plain VAEs are bit-identical.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+
+from vae_jax.objectives import gaussians
+
+
+def has_standard_prior(model) -> bool:
+    return getattr(model, "prior_kind", "standard_normal") == "standard_normal"
+
+
+def mixture_log_density(z: jax.Array, means: jax.Array, logvars: jax.Array) -> jax.Array:
+    """log (1/K) sum_k N(z; means_k, diag(exp(logvars_k))) for z [..., L], means [K, L]: [...]."""
+    per_component = gaussians.log_diagonal_normal(z[..., None, :], means, logvars)
+    return jax.nn.logsumexp(per_component, axis=-1) - math.log(means.shape[0])
+
+
+def make_log_prior(model, params):
+    """log_prior(z [..., L]) -> log p(z) [...] for the prior of `model` at `params`."""
+    if has_standard_prior(model):
+        return gaussians.log_standard_normal
+    means, logvars = model.apply({"params": params}, method="prior_components")
+    return lambda z: mixture_log_density(z, means, logvars)
+
+
+def sampled_kl(model, params, outputs: dict) -> jax.Array:
+    """log q(z|x) - log p(z) at the posterior sample `outputs['z']`, per example [B]: the
+    one-sample Monte-Carlo KL a prior without a closed form needs (the VampPrior)."""
+    log_q = gaussians.log_diagonal_normal(outputs["z"], outputs["mean"], outputs["logvar"])
+    return log_q - make_log_prior(model, params)(outputs["z"])
+
+
+def kl_terms(model, params, outputs: dict) -> jax.Array:
+    """The KL the ELBO's schedules read, [B, columns]: per latent in closed form for N(0, I);
+    one column (the sampled KL) for a learned prior, so free bits floor the total."""
+    if has_standard_prior(model):
+        return gaussians.kl_per_latent(outputs["mean"], outputs["logvar"])
+    return sampled_kl(model, params, outputs)[:, None]
+
+
+def kl_per_example(model, params, outputs: dict) -> jax.Array:
+    """KL(q(z|x) || p(z)) per example [B]: closed form for N(0, I), sampled otherwise."""
+    if has_standard_prior(model):
+        return jax.vmap(gaussians.kl_to_standard_normal)(outputs["mean"], outputs["logvar"])
+    return sampled_kl(model, params, outputs)
+
+
