@@ -290,7 +290,8 @@ def load_member(workdir: str, population_name: str = "main", index: int = 0):
 
     with open(os.path.join(workdir, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))
-    for key in ("hidden", "conv_channels", "evals", "final_evals", "exclude_train_labels"):
+    for key in ("hidden", "conv_channels", "evals", "final_evals", "exclude_train_labels",
+                "top_hidden"):
         config[key] = tuple(config[key])
     for population, setup, states, _ in load_trained(config, workdir):
         if population.name == population_name:

@@ -28,7 +28,7 @@ ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
 ON_CODES = ("active_units", "sparsity") + ON_LABELS + ON_FACTORS
 ON_SCORES = ("anomaly",)
 ALL = JITTED + ON_SCORES + ON_CODES
-LIKELIHOOD_MODELS = ("vae", "vamp_vae")  # the models `nll` applies to
+LIKELIHOOD_MODELS = ("vae", "vamp_vae", "two_layer_vae")  # the models `nll` applies to
 
 
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:

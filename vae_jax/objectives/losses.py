@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
 from vae_jax.hparams import Hparams
-from vae_jax.objectives import gaussians, kl_schedules, penalties, priors, vq
+from vae_jax.objectives import gaussians, hierarchical, kl_schedules, penalties, priors, vq
 from vae_jax.objectives.likelihoods import (
     decoder_log_likelihood,
     make_log_likelihood,
@@ -31,7 +31,7 @@ from vae_jax.objectives.likelihoods import (
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
 OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae"),
               "ae": ("recon", "sparse_l1", "sparse_kl", "contractive"),
-              "vamp_vae": ("elbo", "iwae"), "vq_vae": ("vq",)}
+              "vamp_vae": ("elbo", "iwae"), "vq_vae": ("vq",), "two_layer_vae": ("elbo", "iwae")}
 
 
 # ------------------------------------------------------------------------ importance weights
@@ -202,6 +202,9 @@ def build(config, model, dataset_size: int | None = None) -> LossFn:
     kind = config.corruption
     if objective == "elbo":
         return make_vae_loss(model, log_likelihood, kind)
+    if objective == "iwae" and config.model == "two_layer_vae":
+        return hierarchical.make_iwae_loss(model, log_likelihood, int(config.iwae_samples),
+                                           lambda x, key, hp: _encoder_input(x, key, hp, kind))
     if objective == "iwae":
         return make_iwae_loss(model, log_likelihood, int(config.iwae_samples), kind)
     if objective == "vq":

@@ -1,5 +1,6 @@
 """log p(z) for the model's prior: N(0, I) for a plain VAE, the VampPrior's mixture of
-posteriors at its pseudo-inputs for `vamp_vae`.
+posteriors at its pseudo-inputs for `vamp_vae`, p(z1 | z2) p(z2) for `two_layer_vae`
+(its sampled KL here; its importance weights in objectives/hierarchical.py).
 
 A model says which prior it has with the class attribute `prior_kind` (absent = standard
 normal). The standard normal keeps the exact arithmetic it always had
@@ -29,14 +30,25 @@ def make_log_prior(model, params):
     """log_prior(z [..., L]) -> log p(z) [...] for the prior of `model` at `params`."""
     if has_standard_prior(model):
         return gaussians.log_standard_normal
+    if model.prior_kind == "hierarchical":
+        raise ValueError("two stochastic layers have no marginal p(z1): use "
+                         "objectives.hierarchical's weights over (z1, z2)")
     means, logvars = model.apply({"params": params}, method="prior_components")
     return lambda z: mixture_log_density(z, means, logvars)
 
 
 def sampled_kl(model, params, outputs: dict) -> jax.Array:
     """log q(z|x) - log p(z) at the posterior sample `outputs['z']`, per example [B]: the
-    one-sample Monte-Carlo KL a prior without a closed form needs (the VampPrior)."""
+    one-sample Monte-Carlo KL a prior without a closed form needs (the VampPrior; with two
+    stochastic layers log q(z1|x) q(z2|z1) - log p(z1|z2) p(z2))."""
     log_q = gaussians.log_diagonal_normal(outputs["z"], outputs["mean"], outputs["logvar"])
+    if model.prior_kind == "hierarchical":
+        z_top = outputs["z_top"]
+        return (log_q + gaussians.log_diagonal_normal(z_top, outputs["top_mean"],
+                                                      outputs["top_logvar"])
+                - gaussians.log_diagonal_normal(outputs["z"], outputs["prior_mean"],
+                                                outputs["prior_logvar"])
+                - gaussians.log_standard_normal(z_top))
     return log_q - make_log_prior(model, params)(outputs["z"])
 
 
