@@ -119,7 +119,7 @@ def _small(data_dir, **fields):
     config.codebook_size, config.code_dim = 16, 4
     config.num_train, config.num_test, config.batch_size = 256, 64, 32
     config.num_epochs, config.member_map = 1, "map"
-    config.evals = ("elbo", "codebook", "active_units")
+    config.evals = ("elbo", "codebook", "active_units", "linear_probe")
     for name, value in fields.items():
         config[name] = value
     return config
@@ -137,7 +137,7 @@ def test_vq_run_and_a_two_member_sweep_equals_lone_runs(data_dir, tmp_path, ema)
              if r["hparams"]["commitment_beta"] == 1.0]
     lone = logs.read_metrics(str(tmp_path / "alone"))
     for name in ("train/loss", "eval/recon", "eval/mse", "eval/codebook_perplexity",
-                 "eval/codebook_used", "eval/active_units"):
+                 "eval/codebook_used", "eval/active_units", "eval/linear_probe"):
         assert swept[0][name] == lone[0][name]
     record = lone[0]
     assert 1 <= record["eval/codebook_perplexity"] <= 16 * record["eval/codebook_used"]
