@@ -7,8 +7,11 @@ experiments/likelihood_mnist.py runs the paper's table (85.33 nats for the VAE, 
 IWAE k = 50 after 3,280 epochs).
 
 Command:  python -m vae_jax.main --config=configs/two_layer_vae.py --workdir=/tmp/two_layer
-Runtime:  see the result line (2-core CPU shared with other jobs).
-Result:   see the result line.
+Runtime:  a short run (--config.num_train=10000 --config.num_test=1000 --config.num_epochs=1
+          --config.final_evals='("nll",)' --config.nll_samples=500): 323 s at k = 5, 265 s at
+          k = 1, on the 2-core CPU shared with other jobs (load ~28).
+Result:   that short run: k = 5: test -ELBO 179.56, NLL (k = 500) 164.14; k = 1 (the VAE):
+          -ELBO 178.72, NLL 168.86. Far from the paper: one epoch on a sixth of the data.
 """
 
 from configs import iwae
