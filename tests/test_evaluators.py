@@ -33,7 +33,7 @@ def test_anomaly_needs_a_held_out_class_and_nll_needs_a_vae(tiny_config):
         evaluators.validate(tiny_config, dataset)
     tiny_config.evals, tiny_config.final_evals, tiny_config.model = ("elbo",), ("nll",), "ae"
     evaluators.validate(tiny_config, dataset)  # the final set is checked on its own
-    with pytest.raises(ConfigError, match="needs a VAE"):
+    with pytest.raises(ConfigError, match="evaluator .nll. needs one of vae"):
         evaluators.validate(tiny_config, dataset, final=True)
 
 

@@ -59,7 +59,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.host_prefetch = 2  # host input: chunks prepared ahead, on the host and the device
 
     # Model (static).
-    config.model = "vae"  # ae | vae
+    config.model = "vae"  # ae | vae | vamp_vae | vq_vae | two_layer_vae
     config.architecture = "mlp"  # mlp | conv
     config.latents = 20  # size of z: a VAE's Gaussian latents, an AE's code
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
@@ -72,6 +72,13 @@ def base_config() -> ml_collections.ConfigDict:
     config.pixel_std = 0.1  # std of the fixed-variance Gaussian likelihood
     config.output_bias_init = "zeros"  # zeros | data_mean (logit of the mean training pixel)
     config.code_activation = "linear"  # AE code: linear | sigmoid | relu (sparse_kl: sigmoid)
+    config.codebook_size = 512  # vq_vae: entries K of the codebook
+    config.code_dim = 16  # vq_vae: dimension of each entry; `latents` code vectors per image
+    config.vq_ema = False  # vq_vae: codebook by EMA (decay vq_ema_decay) instead of its loss
+    config.vq_ema_decay = 0.99  # vq_vae with vq_ema: decay of the codebook's moving averages
+    config.top_hidden = (50, 50)  # two_layer_vae: widths between z1 and z2 (Burda et al.)
+    config.top_latents = 50  # two_layer_vae: size of z2 (`latents` is z1's)
+    config.vamp_components = 500  # vamp_vae: pseudo-inputs K of the VampPrior (the paper's 500)
 
     # Objective (static): vae: elbo | iwae | tcvae | factor_vae | dip_vae_i | dip_vae_ii;
     # ae: recon | sparse_l1 | sparse_kl | contractive. "default" = elbo for a VAE, recon for
@@ -103,6 +110,7 @@ def base_config() -> ml_collections.ConfigDict:
     # lambda_d = 10 lambda_od for DIP-VAE-I, lambda_d = lambda_od for DIP-VAE-II).
     config.dip_lambda_od = 1.0  # dip_vae_*: weight of the off-diagonal covariance term
     config.dip_lambda_d = 10.0  # dip_vae_*: weight of the diagonal (variance - 1) term
+    config.commitment_beta = 0.25  # vq_vae: commitment loss weight (the paper's 0.25)
 
     # Optimisation (static).
     config.batch_size = 128  # training batch; all members of a population share the batches

@@ -39,6 +39,8 @@ class Hparams:
     # DIP-VAE (Kumar et al. 2018): weights of the off-diagonal and diagonal covariance terms.
     dip_lambda_od: jax.Array
     dip_lambda_d: jax.Array
+    # VQ-VAE: weight of the commitment loss ||z_e - sg[e]||^2 (the paper's beta).
+    commitment_beta: jax.Array
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hparams))

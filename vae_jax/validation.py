@@ -114,6 +114,13 @@ FIELD_RULES: dict[str, Rule] = {
     "num_mixtures": _POSITIVE_INT,
     "output_bias_init": Rule("str", OUTPUT_BIAS_INITS),
     "code_activation": Rule("str", tuple(autoencoders.CODE_ACTIVATIONS)),
+    "codebook_size": _POSITIVE_INT,
+    "code_dim": _POSITIVE_INT,
+    "vq_ema": _FLAG,
+    "vq_ema_decay": Rule("float", low=0, high=1, low_open=True, high_open=True),
+    "top_hidden": Rule("ints", low=1),
+    "top_latents": _POSITIVE_INT,
+    "vamp_components": _POSITIVE_INT,
     # Objective.
     "objective": Rule("str", OBJECTIVES),
     "iwae_samples": _POSITIVE_INT,
@@ -136,6 +143,7 @@ FIELD_RULES: dict[str, Rule] = {
     "factor_vae_gamma": _NONNEGATIVE,
     "dip_lambda_od": _NONNEGATIVE,
     "dip_lambda_d": _NONNEGATIVE,
+    "commitment_beta": _NONNEGATIVE,
     # Optimisation.
     "batch_size": _POSITIVE_INT,
     "num_epochs": _POSITIVE_INT,

@@ -51,7 +51,7 @@ IGNORED = (
     (("penalty_weight",), lambda c, o: o not in PENALTY_OBJECTIVES,
      f"only the {', '.join(PENALTY_OBJECTIVES)} objectives have a penalty"),
     (("sparsity_target",), lambda c, o: o != "sparse_kl", "only objective=sparse_kl uses it"),
-    (("code_activation",), lambda c, o: c.model == "vae", "only an AE's code has an activation"),
+    (("code_activation",), lambda c, o: c.model != "ae", "only an AE's code has an activation"),
     (("noise_level",), lambda c, o: c.corruption == "none",
      "corruption=none: set --config.corruption to train a denoising model"),
     (("tc_alpha", "tc_gamma", "tc_estimator"), lambda c, o: o != "tcvae",
@@ -126,8 +126,11 @@ def _check_evaluator(name: str, config, facts: DatasetFacts) -> None:
     if name == "anomaly" and not config.exclude_train_labels:
         raise ConfigError(f"{where} scores the classes left out of training: set "
                           "--config.exclude_train_labels='(k,)' on a labelled dataset")
-    if name == "nll" and config.model != "vae":
-        raise ConfigError(f"{where} needs a VAE (an AE defines no likelihood)")
+    if name == "nll" and config.model not in evaluators.LIKELIHOOD_MODELS:
+        raise ConfigError(f"{where} needs one of {', '.join(evaluators.LIKELIHOOD_MODELS)} "
+                          f"(model {config.model!r} defines no likelihood)")
+    if name == "codebook" and config.model != "vq_vae":
+        raise ConfigError(f"{where} measures a codebook: it needs model=vq_vae")
     if name == "denoising" and config.corruption == "none":
         raise ConfigError(f"{where} scores the corrupted test images: set --config.corruption "
                           "(gaussian | salt_pepper | mask) and --config.noise_level")

@@ -4,7 +4,8 @@
   with a discretised likelihood also `bpd`, and `nll_bpd` with `nll`),
   `nll` (importance-sampled -log p(x) with `config.nll_samples` samples) and `denoising`
   (PSNR of the corrupted and of the denoised test images, `config.corruption` at the
-  member's `noise_level`).
+  member's `noise_level`), `codebook` (a VQ-VAE's codebook perplexity, fraction of entries
+  used, and reconstruction mse on the test set).
 * `anomaly`: ROC-AUC of recon error and of negative ELBO as scores separating the test images
   of the classes in `config.exclude_train_labels` (left out of training) from the others.
 * On the members' codes (posterior means, or an AE's codes), computed in one jitted pass:
@@ -20,10 +21,10 @@ import numpy as np
 
 from vae_jax import data, objectives, train
 from vae_jax.errors import ConfigError
-from vae_jax.metrics import per_example
+from vae_jax.metrics import codebook, per_example
 from vae_jax.train import mesh
 
-JITTED = ("elbo", "nll", "denoising")
+JITTED = ("elbo", "nll", "denoising", "codebook")  # codebook: metrics/codebook.py
 ON_LABELS = ("linear_probe", "knn")
 ON_FACTORS = ("mig", "sap", "dci", "factor_vae", "beta_vae")
 ON_CODES = ("active_units", "sparsity") + ON_LABELS + ON_FACTORS
@@ -34,6 +35,7 @@ ALL = JITTED + ON_SCORES + ON_CODES
 PROBE_BINARIZATION_SEED = 20151102
 # vae_jax.metrics.importance.MODELS, named here so validating a config does not load sklearn.
 DCI_IMPORTANCE_MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_forest")
+LIKELIHOOD_MODELS = ("vae", "vamp_vae", "two_layer_vae")  # the models `nll` applies to
 
 
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:
@@ -60,8 +62,11 @@ def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, .
             raise ConfigError(f"unknown config.dci_importance_model "
                               f"{config.dci_importance_model!r}; choose from "
                               f"{', '.join(DCI_IMPORTANCE_MODELS)}")
-        if name == "nll" and config.model != "vae":
-            raise ConfigError("evaluator 'nll' needs a VAE (an AE defines no likelihood)")
+        if name == "nll" and config.model not in LIKELIHOOD_MODELS:
+            raise ConfigError(f"evaluator 'nll' needs one of {', '.join(LIKELIHOOD_MODELS)} "
+                              f"(model {config.model!r} defines no likelihood)")
+        if name == "codebook" and config.model != "vq_vae":
+            raise ConfigError("evaluator 'codebook' measures a codebook: it needs model=vq_vae")
         if name == "denoising" and config.corruption == "none":
             raise ConfigError("evaluator 'denoising' scores the corrupted test images: set "
                               "--config.corruption (gaussian | salt_pepper | mask) and "
@@ -98,6 +103,10 @@ def make_jitted_eval(setup, names: tuple[str, ...], batch_sharding=None):
         if config.likelihood in objectives.DISCRETIZED:  # bits per dimension: eval/bpd, nll_bpd
             scores |= {f"{k}_bpd" if k == "nll" else "bpd": objectives.bits_per_dim(
                 scores[k], setup.model.image_shape) for k in ("nelbo", "nll") if k in scores}
+        if "codebook" in names:  # whole-test-set usage counts [K], and the per-example mse
+            usage = per_example.over_images(codebook.make_usage(setup.model, config.codebook_size),
+                                            params, images, None, config.eval_batch_size)
+            scores |= dict(mse=usage["mse"], code_counts=usage["code_counts"].sum(axis=0))
         return {k: v for k, v in scores.items() if v.ndim == 1}  # codes stay on device
 
     def eval_fn(params, eval_keys, hparams, images):
@@ -111,7 +120,11 @@ def summarize(names, scores: dict[str, np.ndarray], dataset: data.Dataset,
               excluded_labels) -> dict[str, np.ndarray]:
     """{'eval/<metric>': [M]}: means of the per-example `scores` [M, N] and, for `anomaly`,
     ROC-AUC of `recon` and `nelbo` (when present) as anomaly scores, per member."""
+    scores = dict(scores)
+    counts = scores.pop("code_counts", None)  # totals, not per-example values
     out = {f"eval/{k}": v.mean(axis=-1) for k, v in scores.items()}
+    if counts is not None:
+        out |= codebook.usage_metrics(counts)
     if "anomaly" in names:
         from vae_jax.metrics import probes  # lazy: scikit-learn loads in ~1 s
 

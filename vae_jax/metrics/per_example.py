@@ -17,6 +17,7 @@ import numpy as np
 from vae_jax import data, objectives
 from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
+from vae_jax.objectives import hierarchical, priors
 
 PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
 
@@ -34,17 +35,18 @@ def make_codes(model) -> PerExample:
 
 def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
     """(params, x [B,H,W,C] floats, key) -> per-example `recon`, and for a VAE `kl`, `nelbo`
-    (negative ELBO at beta = 1, one posterior sample) and the posterior `mean`."""
+    (negative ELBO at beta = 1, one posterior sample; a VampPrior's KL is sampled too) and the
+    posterior `mean`."""
 
     def terms(params, x, key):
         variables = {"params": params}
-        if model_kind == "ae":
+        if model_kind in ("ae", "vq_vae"):  # no KL: the reconstruction and the code
             outputs = model.apply(variables, x)
             recon = objectives.reconstruction_nll(log_likelihood, x, outputs)
             return dict(recon=recon, code=outputs["z"])
         outputs = model.apply(variables, x, key)
         recon = objectives.reconstruction_nll(log_likelihood, x, outputs)
-        kl = jax.vmap(objectives.kl_to_standard_normal)(outputs["mean"], outputs["logvar"])
+        kl = priors.kl_per_example(model, params, outputs)  # sampled for a VampPrior
         return dict(recon=recon, kl=kl, nelbo=recon + kl, code=outputs["mean"])
 
     return terms
@@ -121,12 +123,15 @@ def over_images(fn: PerExample, params, images: jax.Array, key: jax.Array | None
 
 # ------------------------------------------------------------------ importance-sampled likelihood
 def iwae_log_likelihood(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
-                        num_samples: int, sample_chunk: int = 500) -> jax.Array:
+                        num_samples: int, sample_chunk: int = 500,
+                        log_weights_fn=None) -> jax.Array:
     """log (1/k) sum_s w_s per example [B]: the k-sample IWAE bound, and the importance-sampled
     estimate of log p(x) (Burda et al. 2015), which approaches log p(x) from below as k grows.
 
     The k samples are drawn `sample_chunk` at a time and folded into a running log-sum-exp,
     so memory is bounded by one chunk whatever k is (k = 5000 on a whole test set is one call).
+    `log_weights_fn(x, key, n)` -> [n, B] replaces the one-layer proposal (encode_fn,
+    log_joint_fn) for models with their own weights (two stochastic layers).
     """
     if num_samples < 1:
         raise ConfigError(f"the number of importance samples must be >= 1, got {num_samples}")
@@ -135,8 +140,9 @@ def iwae_log_likelihood(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
 
     def body(carry, index):
         running_max, running_sum = carry
-        log_w = objectives.log_importance_weights(encode_fn, log_joint_fn, x,
-                                       jax.random.fold_in(key, index), chunk)
+        chunk_key = jax.random.fold_in(key, index)
+        log_w = (objectives.log_importance_weights(encode_fn, log_joint_fn, x, chunk_key, chunk)
+                 if log_weights_fn is None else log_weights_fn(x, chunk_key, chunk))
         # The last chunk may overshoot k: its surplus samples get weight zero.
         valid = (index * chunk + jnp.arange(chunk)) < num_samples
         log_w = jnp.where(valid[:, None], log_w, -jnp.inf)
@@ -155,6 +161,10 @@ def make_nll(model, log_likelihood, num_samples: int, sample_chunk: int) -> PerE
     """(params, x, key) -> per-example `nll` = -log p(x) estimated with k importance samples."""
 
     def nll(params, x, key):
+        if getattr(model, "prior_kind", None) == "hierarchical":  # weights over (z1, z2)
+            log_weights = hierarchical.log_weights(model, log_likelihood, params)
+            return dict(nll=-iwae_log_likelihood(None, None, x, key, num_samples, sample_chunk,
+                                                 log_weights))
         encode_fn = lambda x: model.apply({"params": params}, x, method="encode")  # noqa: E731
         log_joint = objectives.vae_log_joint(model, log_likelihood, params)
         log_px = iwae_log_likelihood(encode_fn, log_joint, x, key, num_samples, sample_chunk)

@@ -30,7 +30,8 @@ CODE_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,  # codes in (0, 1): what the KL sparsity penalty needs
     "relu": nn.relu,
 }
-MODELS = ("ae", "vae")
+# vamp_vae, vq_vae, two_layer_vae: models/vamp.py, vq_vae.py, two_layer.py
+MODELS = ("ae", "vae", "vamp_vae", "vq_vae", "two_layer_vae")
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned", "discretized_logistic",
                "discretized_logistic_mixture")
@@ -285,6 +286,21 @@ def build(config, image_shape: tuple[int, int, int],
                   learn_pixel_logvar=config.likelihood == "gaussian_learned")
     if config.model == "ae":
         return AE(code_activation=config.code_activation, **common)
+    if config.model == "vamp_vae":
+        from vae_jax.models import vamp  # it subclasses VAE: imported here, not at the top
+
+        return vamp.VampVAE(components=int(config.vamp_components), **common)
+    if config.model == "two_layer_vae":
+        from vae_jax.models import two_layer
+
+        return two_layer.TwoLayerVAE(top_hidden=tuple(config.top_hidden),
+                                     top_latents=int(config.top_latents),
+                                     activation=config.activation, **common)
+    if config.model == "vq_vae":
+        from vae_jax.models import vq_vae
+
+        return vq_vae.VQVAE(codebook_size=int(config.codebook_size),
+                            code_dim=int(config.code_dim), ema=bool(config.vq_ema), **common)
     if config.objective == "factor_vae":
         return FactorVAE(discriminator_hidden=tuple(config.discriminator_hidden), **common)
     return VAE(**common)

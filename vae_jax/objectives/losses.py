@@ -20,7 +20,16 @@ import jax.numpy as jnp
 
 from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
-from vae_jax.objectives import denoising, disentangling, gaussians, kl_schedules, penalties
+from vae_jax.objectives import (
+    denoising,
+    disentangling,
+    gaussians,
+    hierarchical,
+    kl_schedules,
+    penalties,
+    priors,
+    vq,
+)
 from vae_jax.objectives.likelihoods import (
     check_binarization,
     decoder_log_likelihood,
@@ -30,7 +39,8 @@ from vae_jax.objectives.likelihoods import (
 
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
 OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae", "factor_vae", "dip_vae_i", "dip_vae_ii"),
-              "ae": ("recon", "sparse_l1", "sparse_kl", "contractive")}
+              "ae": ("recon", "sparse_l1", "sparse_kl", "contractive"),
+              "vamp_vae": ("elbo", "iwae"), "vq_vae": ("vq",), "two_layer_vae": ("elbo", "iwae")}
 
 
 # ------------------------------------------------------------------------ importance weights
@@ -50,20 +60,23 @@ def log_importance_weights(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array
 
 
 def vae_log_joint(model, log_likelihood, params):
-    """log_joint(x [B,...], z [S,B,L]) = log p(x | z) + log p(z), [S, B], for `params`."""
+    """log_joint(x [B,...], z [S,B,L]) = log p(x | z) + log p(z), [S, B], for `params`
+    (p(z): the model's prior, objectives/priors.py)."""
     log_px_z = decoder_log_likelihood(model, log_likelihood, params)
-    return lambda x, z: log_px_z(x, z) + gaussians.log_standard_normal(z)
+    log_prior = priors.make_log_prior(model, params)
+    return lambda x, z: log_px_z(x, z) + log_prior(z)
 
 
 # ----------------------------------------------------------------------------------- the losses
 def make_vae_loss(model, log_likelihood, corruption_kind: str = "none") -> LossFn:
-    """Negative beta-ELBO: E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z)), one sample of z."""
+    """Negative beta-ELBO: E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z)), one sample of z; the
+    KL in closed form for N(0, I), sampled (log q(z|x) - log p(z)) for a VampPrior."""
 
     def loss_fn(params, x, key, hparams, step=0):
         x_in, key = denoising.encoder_input(x, key, hparams, corruption_kind)
         outputs = model.apply({"params": params}, x_in, key)
         recon = reconstruction_nll(log_likelihood, x, outputs)
-        kl_latents = gaussians.kl_per_latent(outputs["mean"], outputs["logvar"])
+        kl_latents = priors.kl_terms(model, params, outputs)  # closed form for N(0, I)
         kl = kl_latents.sum(axis=-1)
         metrics = dict(recon=recon.mean(), kl=kl.mean(), nelbo=(recon + kl).mean())
         loss = kl_schedules.kl_loss(recon, kl_latents, hparams, step)
@@ -88,12 +101,13 @@ def make_iwae_loss(model, log_likelihood, num_samples: int,
         eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * eps
         log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, z)  # [S, B]
-        log_ratio = (gaussians.log_standard_normal(z)
+        log_ratio = (priors.make_log_prior(model, params)(z)
                      - gaussians.log_diagonal_normal(z, mean, logvar))
         beta = kl_schedules.kl_weight(hparams, jnp.asarray(step, jnp.float32))
         log_w = log_px_z + beta * log_ratio
         bound = jax.nn.logsumexp(log_w, axis=0) - math.log(num_samples)
-        kl = gaussians.kl_to_standard_normal(mean, logvar)
+        kl = (gaussians.kl_to_standard_normal(mean, logvar) if priors.has_standard_prior(model)
+              else -log_ratio.mean(axis=0))  # a VampPrior has no closed form
         recon = -log_px_z.mean(axis=0)
         loss = -bound.mean()
         return loss, dict(loss=loss, recon=recon.mean(), kl=kl.mean(),
@@ -159,7 +173,8 @@ def resolve(config) -> str:
     """config.objective with 'default' resolved (elbo for a VAE, recon for an AE), checked."""
     choices = OBJECTIVES.get(config.model)
     if choices is None:
-        raise ConfigError(f"no objective for model {config.model!r}; choose ae or vae")
+        raise ConfigError(f"no objective for model {config.model!r}; choose one of "
+                          f"{', '.join(OBJECTIVES)}")
     objective = choices[0] if config.objective == "default" else config.objective
     if objective not in choices:
         raise ConfigError(f"objective {objective!r} does not apply to model {config.model!r}; "
@@ -187,10 +202,20 @@ def build(config, model, dataset_size: int | None = None) -> LossFn:
                                          model.image_shape[-1], config.num_mixtures)
     objective = resolve(config)
     kind = config.corruption
+
+    def encoder_input(x, key, hparams):
+        return denoising.encoder_input(x, key, hparams, kind)
+
     if objective == "elbo":
         return make_vae_loss(model, log_likelihood, kind)
+    if objective == "iwae" and config.model == "two_layer_vae":
+        return hierarchical.make_iwae_loss(model, log_likelihood, int(config.iwae_samples),
+                                           encoder_input)
     if objective == "iwae":
         return make_iwae_loss(model, log_likelihood, int(config.iwae_samples), kind)
+    if objective == "vq":
+        return vq.make_vq_loss(model, log_likelihood, encoder_input,
+                               config.vq_ema_decay if config.vq_ema else None)
     if objective == "tcvae":
         if not dataset_size:
             raise ConfigError("the tcvae objective needs the training-set size (dataset_size)")

@@ -53,11 +53,24 @@ def interpolation_points(start: np.ndarray, end: np.ndarray, steps: int = 10) ->
     return (1 - weights) * start[:, None, :] + weights * end[:, None, :]
 
 
+def prior_latents(model, params, sample_key: jax.Array, num: int, num_latents: int):
+    """[num, latents] draws of the model's prior for the samples figure: N(0, I), a learned
+    prior's own sampler (`sample_prior`: VampPrior, two stochastic layers), or None for a
+    model without a prior to sample (VQ-VAE: its codes need a separately trained prior)."""
+    kind = getattr(model, "prior_kind", "standard_normal")
+    if kind == "standard_normal":
+        return np.asarray(jax.random.normal(sample_key, (num, num_latents)))
+    if kind == "none":
+        return None
+    draw = jax.jit(lambda key: model.apply({"params": params}, key, num, method="sample_prior"))
+    return np.asarray(draw(sample_key))
+
+
 def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.Array,
                          directory: str, title: str, num_latents: int,
                          to_image=jax.nn.sigmoid) -> list[str]:
-    """Reconstructions, prior samples, latent map, traversals, interpolations between test
-    images (+ the manifold grid when 2-D) as PNGs."""
+    """Reconstructions, prior samples (none for a model without a prior: VQ-VAE), latent map,
+    traversals, interpolations between test images (+ the manifold grid when 2-D) as PNGs."""
     os.makedirs(directory, exist_ok=True)
     paths = []
     test = dataset.test_images[:2000]
@@ -66,10 +79,12 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     paths.append(plots.reconstructions(originals, decode(model, params, codes[:12], to_image),
                                        os.path.join(directory, "reconstructions.png"),
                                        f"{title}: originals / reconstructions"))
-    prior = np.asarray(jax.random.normal(sample_key, (40, num_latents)))
-    paths.append(plots.image_grid(decode(model, params, prior, to_image),
-                                  os.path.join(directory, "samples.png"), 10,
-                                  f"{title}: samples from the prior"))
+    prior = prior_latents(model, params, sample_key, 40, num_latents)
+    if prior is not None:  # no samples figure without a prior (VQ-VAE)
+        paths.append(plots.image_grid(decode(model, params, prior, to_image),
+                                      os.path.join(directory, "samples.png"), 10,
+                                      f"{title}: samples from the prior"))
+    num_latents = codes.shape[1]  # what the decoder reads (a VQ-VAE's codes: latents x dim)
     points, names = project_2d(codes)
     labels = None if dataset.test_labels is None else dataset.test_labels[: len(points)]
     paths.append(plots.latent_scatter(points, labels, os.path.join(directory, "latents.png"),

@@ -89,11 +89,15 @@ def train_step(state: TrainState, x: jax.Array, key: jax.Array, hparams: Hparams
     step_key = jax.random.fold_in(key, state.step)
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x, step_key, hparams,
                                                      state.step)
+    # Parameters a loss sets rather than trains (a VQ-VAE's EMA codebook): they get zero
+    # gradients, so Adam leaves them unchanged, and are replaced after the step.
+    state_updates = metrics.pop("state_updates", {})
 
     def update(state):
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         lr = hparams.learning_rate * schedule(state.step)
         params = jax.tree.map(lambda p, u: p - lr * u, state.params, updates)
+        params = {**params, **state_updates} if state_updates else params
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state)
 
     def freeze(state):

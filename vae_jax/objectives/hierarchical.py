@@ -1,0 +1,73 @@
+"""Bounds of the two-stochastic-layer VAE (models/two_layer.py), with the proposal
+q(z1 | x) q(z2 | z1):
+
+    log w = log p(x | z1) + log p(z1 | z2) + log p(z2) - log q(z1 | x) - log q(z2 | z1).
+
+The ELBO (one sample) reuses the VAE's loss through `priors.sampled_kl`; the IWAE bound and
+the importance-sampled likelihood take k weights from `log_weights`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from vae_jax.errors import ConfigError
+from vae_jax.objectives import gaussians, kl_schedules
+from vae_jax.objectives.likelihoods import decoder_log_likelihood
+
+
+def log_weight_parts(model, log_likelihood, params, x: jax.Array, key: jax.Array,
+                     num_samples: int, x_in: jax.Array | None = None
+                     ) -> tuple[jax.Array, jax.Array]:
+    """(log p(x | z1), log p(z1, z2) - log q(z1, z2 | x_in)), each [num_samples, B], for
+    (z1, z2) drawn from the proposal at `x_in` (x unless denoising)."""
+    bottom_key, top_key = jax.random.split(key)
+    apply = lambda *args, method: model.apply({"params": params}, *args, method=method)  # noqa: E731
+    mean, logvar = apply(x if x_in is None else x_in, method="encode")
+    eps = jax.random.normal(bottom_key, (num_samples, *mean.shape), mean.dtype)
+    z = mean + jnp.exp(0.5 * logvar) * eps
+    top_mean, top_logvar = apply(z, method="encode_top")
+    eps_top = jax.random.normal(top_key, top_mean.shape, top_mean.dtype)
+    z_top = top_mean + jnp.exp(0.5 * top_logvar) * eps_top
+    prior_mean, prior_logvar = apply(z_top, method="prior_bottom")
+    log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, z)
+    log_ratio = (gaussians.log_diagonal_normal(z, prior_mean, prior_logvar)
+                 + gaussians.log_standard_normal(z_top)
+                 - gaussians.log_diagonal_normal(z, mean, logvar)
+                 - gaussians.log_diagonal_normal(z_top, top_mean, top_logvar))
+    return log_px_z, log_ratio
+
+
+def log_weights(model, log_likelihood, params):
+    """-> fn(x, key, num_samples) -> log w [num_samples, B] (the likelihood evaluator's)."""
+
+    def fn(x, key, num_samples):
+        log_px_z, log_ratio = log_weight_parts(model, log_likelihood, params, x, key,
+                                               num_samples)
+        return log_px_z + log_ratio
+
+    return fn
+
+
+def make_iwae_loss(model, log_likelihood, num_samples: int, encoder_input):
+    """Negative IWAE bound of the two-layer model; beta (with warm-up) scales
+    log p(z1, z2) - log q(z1, z2 | x) inside each weight, as the one-layer IWAE loss does.
+    `encoder_input(x, key, hparams)` -> (what the encoder sees, key): the denoising hook."""
+    if num_samples < 1:
+        raise ConfigError(f"iwae_samples must be >= 1, got {num_samples}")
+
+    def loss_fn(params, x, key, hparams, step=0):
+        x_in, key = encoder_input(x, key, hparams)
+        log_px_z, log_ratio = log_weight_parts(model, log_likelihood, params, x, key,
+                                               num_samples, x_in)
+        beta = kl_schedules.kl_weight(hparams, jnp.asarray(step, jnp.float32))
+        bound = jax.nn.logsumexp(log_px_z + beta * log_ratio, axis=0) - math.log(num_samples)
+        recon, kl = -log_px_z.mean(axis=0), -log_ratio.mean(axis=0)
+        loss = -bound.mean()
+        return loss, dict(loss=loss, recon=recon.mean(), kl=kl.mean(),
+                          nelbo=(recon + kl).mean(), iwae=-bound.mean())
+
+    return loss_fn
