@@ -29,24 +29,25 @@ def base_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
 
     # Data.
-    # mnist | fashion_mnist | binarized_mnist | sprites | arrays | image_folder | tfds:<name>
-    config.dataset = "mnist"
+    config.dataset = "mnist"  # mnist | fashion_mnist | binarized_mnist | sprites | arrays |
+    # image_folder | tfds:<name> (a TFDS image dataset prepared locally)
     config.data_dir = ""  # IDX folder; "" = $VAE_JAX_DATA_DIR
     config.data_source = "auto"  # auto (IDX, else TFDS) | idx | tfds
     config.tfds_data_dir = ""  # TFDS data_dir; "" = TFDS's default
     # mnist / fashion_mnist with no local files: download them once into the cache dir.
     config.download = True
-    config.download_url = ""  # base URL ({dataset} = the name); "" = $VAE_JAX_DOWNLOAD_URL or
-    # the public mirror
+    # Base URL of the IDX files ({dataset} = the name); "" = $VAE_JAX_DOWNLOAD_URL or a public
+    # mirror.
+    config.download_url = ""
     config.data_path = ""  # the .npz file of dataset=arrays, the folder of image_folder
     config.cache_dir = ""  # decoded / downloaded data; "" = $VAE_JAX_CACHE_DIR or ~/.cache/vae_jax
     # image_folder and tfds:<name>: images centre-cropped and resized to image_size^2
-    # (antialiased; 0 = keep their size, which must then be the same for all), as RGB (3) or
-    # grey (1); unreadable files: skip | error; held-out test fraction when no train/ + test/.
+    # (antialiased; 0 = keep their size, which must then be the same for all).
     config.image_size = 0
-    config.image_channels = 3
-    config.on_bad_image = "error"
-    config.test_fraction = 0.1
+    config.image_channels = 3  # image_folder / tfds:<name>: RGB (3) or grey (1)
+    config.on_bad_image = "error"  # image_folder: an unreadable file is an error | skip
+    config.test_fraction = 0.1  # image_folder: held-out test share when no train/ + test/
+
     config.binarization = "dynamic"  # dynamic | static | none
     config.num_train = 0  # 0 = the whole training split
     config.num_test = 0  # 0 = the whole test split
