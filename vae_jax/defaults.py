@@ -29,8 +29,7 @@ def base_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
 
     # Data.
-    config.dataset = "mnist"  # mnist | fashion_mnist | binarized_mnist | sprites | arrays |
-    # image_folder | tfds:<name> (a TFDS image dataset prepared locally)
+    config.dataset = "mnist"  # which data (tfds:<name>: a TFDS image dataset prepared locally)
     config.data_dir = ""  # IDX folder; "" = $VAE_JAX_DATA_DIR
     config.data_source = "auto"  # auto (IDX, else TFDS) | idx | tfds
     config.tfds_data_dir = ""  # TFDS data_dir; "" = TFDS's default
