@@ -74,6 +74,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.free_bits = 0.0  # per-latent KL floor in nats; 0 = off
     config.capacity_max = 0.0  # capacity annealing target C_max in nats; 0 = off
     config.capacity_steps = 0.0  # steps over which C grows from 0 to capacity_max
+    # The same two ramps in epochs (0 = unused), converted to steps for the loaded dataset;
+    # give a ramp in steps or in epochs, not both.
+    config.kl_warmup_epochs = 0.0
+    config.capacity_epochs = 0.0
 
     # Optimisation (static).
     config.batch_size = 128

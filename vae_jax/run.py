@@ -66,6 +66,7 @@ def _output_bias(config, dataset: data.Dataset):
 
 def init_population(setup: Setup, population: population_lib.Population, dataset):
     """Fresh stacked states, keys and hparams of a population, placed over the devices."""
+    population = population_lib.in_steps(population, setup.steps_per_epoch)
     mesh = mesh_lib.member_mesh(population.size)
     states = population_lib.init_states(population, setup.model, setup.tx,
                                         dataset.image_shape, setup.output_bias)
@@ -162,6 +163,7 @@ def _progress_bar(config, population, start: int, images_per_epoch: int):
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
     setup = Setup(config, dataset)
+    population = population_lib.in_steps(population, setup.steps_per_epoch)  # ramps in epochs
     _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     checkpointer = checkpoints.Checkpointer(
