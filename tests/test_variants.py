@@ -425,7 +425,10 @@ def test_variant_configs_train(name, data_dir, tmp_path):
     for records in result.values():
         for record in records:
             assert np.isfinite(record["train/loss"]) and np.isfinite(record["eval/recon"])
-            if "denoising" in config.evals:
-                assert record["eval/psnr_denoised"] > 0 and record["eval/psnr_noisy"] > 0
+            if "denoising" in config.evals:  # the AE removes noise, even after one epoch
+                assert record["eval/psnr_denoised"] > record["eval/psnr_noisy"] + 1.0
             if "sparsity" in config.evals:
-                assert 0 <= record["eval/near_zero"] <= 1
+                # Markov's inequality ties the two statistics: the fraction of codes with
+                # |z| >= NEAR_ZERO is at most mean|z| / NEAR_ZERO.
+                assert 1 - record["eval/near_zero"] <= (
+                    record["eval/mean_activation"] / penalties.NEAR_ZERO + 1e-6)
