@@ -416,6 +416,8 @@ def test_variant_configs_train(name, data_dir, tmp_path):
     config = importlib.import_module(f"configs.{name}").get_config()
     config.data_dir = data_dir
     config.num_train, config.num_test, config.num_epochs = 512, 256, 1
+    if name == "denoising_ae":  # 32 steps: the denoised images beat the noisy ones (by ~3 dB)
+        config.num_train = 2048
     config.batch_size = min(config.batch_size, 64)
     config.figures, config.progress = False, False
     config.eval_batch_size = 128
@@ -425,7 +427,7 @@ def test_variant_configs_train(name, data_dir, tmp_path):
     for records in result.values():
         for record in records:
             assert np.isfinite(record["train/loss"]) and np.isfinite(record["eval/recon"])
-            if "denoising" in config.evals:  # the AE removes noise, even after one epoch
+            if "denoising" in config.evals:  # the AE removes noise, even this early
                 assert record["eval/psnr_denoised"] > record["eval/psnr_noisy"] + 1.0
             if "sparsity" in config.evals:
                 # Markov's inequality ties the two statistics: the fraction of codes with
