@@ -124,7 +124,7 @@ def member_configs(config) -> list[ml_collections.ConfigDict]:
 
 def _check_ramp_units(member) -> None:
     for epochs, steps in hparams_lib.EPOCH_FIELDS.items():
-        if member[epochs] > 0 and member[steps] > 0:
+        if member.get(epochs, 0.0) > 0 and member[steps] > 0:  # (absent: an older config.json)
             raise ConfigError(f"{epochs}={member[epochs]} and {steps}={member[steps]} give the "
                               "same ramp twice; set one of them (the other 0)")
 
@@ -136,7 +136,7 @@ def in_steps(population: Population, steps_per_epoch: int) -> Population:
     for config in population.configs:
         config = ml_collections.ConfigDict(config.to_dict())
         for epochs, steps in hparams_lib.EPOCH_FIELDS.items():
-            if config[epochs] > 0:
+            if config.get(epochs, 0.0) > 0:
                 config[steps] = float(config[epochs] * steps_per_epoch)
         configs.append(config)
     return dataclasses.replace(population, configs=tuple(configs))
