@@ -39,6 +39,17 @@ def test_smoke_run_and_exact_resume_through_the_command_line(tmp_path, data_dir)
     assert saved["num_epochs"] == 2 and saved["hidden"] == [64]
 
 
+def test_extending_a_cosine_run_is_refused_with_exit_code_2(tmp_path, data_dir):
+    first = main(tmp_path, "--config.lr_schedule=cosine", "--config.num_epochs=1",
+                 data_dir=data_dir)
+    assert first.returncode == 0, first.stderr
+    longer = main(tmp_path, "--config.lr_schedule=cosine", "--config.num_epochs=2",
+                  data_dir=data_dir)
+    assert longer.returncode == 2
+    assert "lr_schedule 'cosine' is shaped by num_epochs" in longer.stderr
+    assert "Traceback" not in longer.stderr
+
+
 def test_unknown_config_field_is_refused(tmp_path, data_dir):
     result = main(tmp_path, "--config.betaa=4", data_dir=data_dir)
     assert result.returncode != 0

@@ -57,12 +57,12 @@ def codes(factors):
 
 
 def test_mig_identity(codes, factors):
-    assert 0.9 <= dis.mig(codes["identity"], factors) <= 1.0
+    assert dis.mig(codes["identity"], factors) >= 0.9
 
 
 @pytest.mark.parametrize("name", ["constant", "random", "duplicated", "one_factor_twice"])
 def test_mig_bad_codes(codes, factors, name):
-    assert 0.0 <= dis.mig(codes[name], factors) <= 0.1
+    assert dis.mig(codes[name], factors) <= 0.1
 
 
 def test_mig_ignores_latent_order_and_affine_scale(codes, factors):
@@ -87,12 +87,12 @@ def test_mig_binning_caps_factors_with_more_values_than_bins():
 
 
 def test_sap_continuous_identity(codes, factors):
-    assert 0.9 <= dis.sap(codes["identity"], factors, continuous_factors=True) <= 1.0
+    assert dis.sap(codes["identity"], factors, continuous_factors=True) >= 0.9
 
 
 @pytest.mark.parametrize("name", ["constant", "random", "duplicated", "one_factor_twice"])
 def test_sap_continuous_bad_codes(codes, factors, name):
-    assert 0.0 <= dis.sap(codes[name], factors, continuous_factors=True) <= 0.2
+    assert dis.sap(codes[name], factors, continuous_factors=True) <= 0.2
 
 
 def test_sap_linear_svm_identity_binary_factors():
@@ -110,7 +110,7 @@ def test_sap_thresholds_identity(codes, factors):
 @pytest.mark.parametrize("classifier", ["linear_svm", "thresholds"])
 @pytest.mark.parametrize("name", ["constant", "random", "duplicated"])
 def test_sap_discrete_bad_codes(codes, factors, name, classifier):
-    assert 0.0 <= dis.sap(codes[name], factors, classifier=classifier) <= 0.1
+    assert dis.sap(codes[name], factors, classifier=classifier) <= 0.1
 
 
 def test_sap_is_deterministic(codes, factors):

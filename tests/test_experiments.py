@@ -10,6 +10,7 @@ import sys
 
 import jax
 import matplotlib.image
+import numpy as np
 import pytest
 
 from tests.conftest import REPO
@@ -75,9 +76,11 @@ def test_anomaly_reports_an_auc_per_held_out_class(tmp_path, data_dir):
                  data_dir=data_dir)
     rows = json.loads((out / "results.json").read_text())["fashion_mnist"]
     assert [row["held_out"] for row in rows] == [3, 8, "mean"]
-    for row in rows:
-        for header in ("AE recon", "VAE recon", "VAE -ELBO"):
-            assert 0.0 <= row[header][0] <= 1.0
+    for header in ("AE recon", "VAE recon", "VAE -ELBO"):
+        # The 'mean' row: mean and sample std over the held-out classes' rows.
+        per_class = [row[header][0] for row in rows[:2]]
+        assert rows[2][header][0] == pytest.approx(np.mean(per_class), abs=1e-12)
+        assert rows[2][header][1] == pytest.approx(np.std(per_class, ddof=1), abs=1e-12)
 
 
 def test_disentanglement_sweep_reports_every_metric_along_training(tmp_path, data_dir):
@@ -89,8 +92,14 @@ def test_disentanglement_sweep_reports_every_metric_along_training(tmp_path, dat
     assert len(results["members"]) == 2
     for name in ("eval/mig", "eval/sap", "eval/dci_disentanglement", "eval/factor_vae",
                  "eval/beta_vae"):
-        assert all(0.0 <= m[name] <= 1.0 for m in results["members"]), name
+        # Each beta's row: mean and sample std over its two seeds' members.
+        for row in results["summary"]:
+            values = [m[name] for m in results["members"] if m["hparams"]["beta"] == row["beta"]]
+            assert len(values) == 2, name
+            assert row[name][0] == pytest.approx(np.mean(values), abs=1e-12)
+            assert row[name][1] == pytest.approx(np.std(values, ddof=1), abs=1e-12)
     assert {m["dci_importance_model"] for m in results["members"]} == {"hist_gradient_boosting"}
+    assert "DCI dis. (hist gradient boosting)" in (out / "REPORT.md").read_text()
     assert (out / "metrics_vs_beta.png").exists()
     # MIG, DCI and FactorVAE at both evaluations (steps of epochs 1 and 2), per beta.
     along = results["along_training"]

@@ -111,8 +111,9 @@ def test_hand_written_conv_gradients_are_autodiffs_bit_for_bit(conv, shape):
                          ids=["downsample", "upsample"])
 def test_hand_written_conv_gradients_differentiate_again_like_autodiff(conv):
     # The contractive AE differentiates a vjp of the encoder: reverse over reverse goes
-    # through the hand-written backward pass. Second derivatives agree to float32 round-off
-    # (~1e-6 relative), not bit for bit: the two differentiate different expressions.
+    # through the hand-written backward pass. Second derivatives agree to float32 round-off,
+    # not bit for bit (the two differentiate different expressions): within 1e-6 of the
+    # largest entry of each gradient (measured: <= 2e-7 of entries up to ~500).
     x = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
     kernel = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
 
@@ -123,7 +124,9 @@ def test_hand_written_conv_gradients_differentiate_again_like_autodiff(conv):
     def grads(fn):
         return jax.jit(jax.grad(functools.partial(penalty, fn), argnums=(0, 1)))(x, kernel)
 
-    chex.assert_trees_all_close(grads(conv), grads(conv.fun), rtol=1e-5, atol=1e-3)
+    for ours, autodiff in zip(grads(conv), grads(conv.fun), strict=True):
+        np.testing.assert_allclose(ours, autodiff, rtol=0,
+                                   atol=1e-6 * float(jnp.abs(autodiff).max()))
 
 
 def test_learned_pixel_variance_is_a_parameter():

@@ -112,6 +112,61 @@ def test_resume_is_exact(tiny_config, tmp_path):
     assert [r["epoch"] for r in logs.read_metrics(str(tmp_path / "resumed"))] == [1, 2, 3, 4]
 
 
+class _Interrupted(Exception):
+    """Stands for a crash or a kill between two epochs."""
+
+
+def _run_until_interrupted(config, workdir: str, after_epoch: int, monkeypatch) -> None:
+    """Trains `config` in `workdir` and stops once epoch `after_epoch` is logged and its
+    checkpoint is on disk, as an interrupted job would."""
+    save, log_epoch = checkpoints.Checkpointer.save, run._log_epoch
+
+    def save_and_wait(self, epoch, states):
+        save(self, epoch, states)
+        self.latest_epoch()  # waits for the background write
+
+    def log_then_stop(logger, population, records, step, epoch, *args):
+        written = log_epoch(logger, population, records, step, epoch, *args)
+        if epoch == after_epoch:
+            logger.close()
+            raise _Interrupted
+        return written
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoints.Checkpointer, "save", save_and_wait)
+        patch.setattr(run, "_log_epoch", log_then_stop)
+        with pytest.raises(_Interrupted):
+            run.train_and_evaluate(config, workdir)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "burda"])
+def test_an_interrupted_run_resumes_bitwise_on_every_lr_schedule(schedule, tiny_config, tmp_path,
+                                                                monkeypatch):
+    tiny_config.num_epochs, tiny_config.lr_schedule = 4, schedule
+    run.train_and_evaluate(tiny_config, str(tmp_path / "straight"))
+    _run_until_interrupted(tiny_config, str(tmp_path / "resumed"), 2, monkeypatch)
+    assert [r["epoch"] for r in logs.read_metrics(str(tmp_path / "resumed"))] == [1, 2]
+    run.train_and_evaluate(tiny_config, str(tmp_path / "resumed"))  # resumes at epoch 2
+    a = _final_params(str(tmp_path / "straight"), tiny_config)
+    b = _final_params(str(tmp_path / "resumed"), tiny_config)
+    jax.tree.map(np.testing.assert_array_equal, a, b)  # bitwise
+    assert without_timings(logs.read_metrics(str(tmp_path / "straight"))) == without_timings(
+        logs.read_metrics(str(tmp_path / "resumed")))
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "burda"])
+def test_num_epochs_of_a_schedule_shaped_by_it_cannot_change_on_resume(schedule, tiny_config,
+                                                                       tmp_path):
+    tiny_config.lr_schedule, tiny_config.num_epochs = schedule, 2
+    checkpoints.check_or_write_config(str(tmp_path), tiny_config)
+    tiny_config.num_epochs = 4
+    with pytest.raises(CheckpointError, match=f"lr_schedule '{schedule}' is shaped by "
+                                              "num_epochs.*from 2 to 4.*new --workdir"):
+        checkpoints.check_or_write_config(str(tmp_path), tiny_config)
+    tiny_config.num_epochs = 2
+    checkpoints.check_or_write_config(str(tmp_path), tiny_config)  # the same run resumes
+
+
 def test_a_finished_run_rerun_does_nothing_and_keeps_its_log(tiny_config, tmp_path):
     first = run.train_and_evaluate(tiny_config, str(tmp_path))
     again = run.train_and_evaluate(tiny_config, str(tmp_path))

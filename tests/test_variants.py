@@ -346,6 +346,42 @@ def test_capacity_annealing_is_the_distance_to_a_growing_target():
         assert _loss_at(config, net, params, x, key, step) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.real_data
+def test_kl_schedules_config_ramps_end_at_their_epochs_on_the_data_loaded(data_dir):
+    """configs/kl_schedules.py gives its ramps in epochs: on 1,024 images (8 steps of 128 per
+    epoch) the warm-up ends at step 40 (epoch 5) and the capacity ramp at step 80 (epoch 10)."""
+    from configs import kl_schedules as kl_config
+    from vae_jax import data
+    from vae_jax.objectives import kl_schedules
+    from vae_jax.train import population as population_lib
+
+    config = kl_config.get_config()
+    config.data_dir, config.num_train, config.num_test = data_dir, 1024, 256
+    dataset = data.load(config)
+    (population,) = population_lib.split(config)
+    setup = run.Setup(population.static_config, dataset)
+    assert setup.steps_per_epoch == 8
+    _, _, hp, _ = run.init_population(setup, population, dataset)
+    warmup = jax.tree.map(lambda a: a[1], hp)
+    assert float(warmup.kl_warmup_steps) == 40.0
+    assert float(kl_schedules.kl_weight(warmup, jnp.float32(39))) == pytest.approx(39 / 40)
+    assert float(kl_schedules.kl_weight(warmup, jnp.float32(40))) == 1.0
+    np.testing.assert_array_equal(hp.capacity_steps, [0.0, 0.0, 0.0, 80.0])
+    np.testing.assert_array_equal(hp.kl_warmup_steps, [0.0, 40.0, 0.0, 0.0])
+    # The logged labels are the steps the members trained with.
+    labels = population_lib.in_steps(population, setup.steps_per_epoch).member_labels()
+    assert [label["kl_warmup_steps"] for label in labels] == [0.0, 40.0, 0.0, 0.0]
+
+
+def test_a_ramp_in_both_steps_and_epochs_is_refused():
+    config = test_config.get_config()
+    config.kl_warmup_steps, config.kl_warmup_epochs = 100.0, 2.0
+    from vae_jax.train import population as population_lib
+
+    with pytest.raises(ConfigError, match="kl_warmup_epochs=2.0 and kl_warmup_steps=100.0"):
+        population_lib.split(config)
+
+
 def test_schedules_off_give_the_plain_beta_elbo_bitwise():
     config, net, params, x = _setup("vae", beta=3.0)
     key = jax.random.key(4)
@@ -380,6 +416,8 @@ def test_variant_configs_train(name, data_dir, tmp_path):
     config = importlib.import_module(f"configs.{name}").get_config()
     config.data_dir = data_dir
     config.num_train, config.num_test, config.num_epochs = 512, 256, 1
+    if name == "denoising_ae":  # 32 steps: the denoised images beat the noisy ones (by ~3 dB)
+        config.num_train = 2048
     config.batch_size = min(config.batch_size, 64)
     config.figures, config.progress = False, False
     config.eval_batch_size = 128
@@ -389,7 +427,10 @@ def test_variant_configs_train(name, data_dir, tmp_path):
     for records in result.values():
         for record in records:
             assert np.isfinite(record["train/loss"]) and np.isfinite(record["eval/recon"])
-            if "denoising" in config.evals:
-                assert record["eval/psnr_denoised"] > 0 and record["eval/psnr_noisy"] > 0
+            if "denoising" in config.evals:  # the AE removes noise, even this early
+                assert record["eval/psnr_denoised"] > record["eval/psnr_noisy"] + 1.0
             if "sparsity" in config.evals:
-                assert 0 <= record["eval/near_zero"] <= 1
+                # Markov's inequality ties the two statistics: the fraction of codes with
+                # |z| >= NEAR_ZERO is at most mean|z| / NEAR_ZERO.
+                assert 1 - record["eval/near_zero"] <= (
+                    record["eval/mean_activation"] / penalties.NEAR_ZERO + 1e-6)

@@ -1,10 +1,10 @@
 """Checkpoints (orbax) and the resolved config a workdir was made with.
 
 A workdir belongs to one config: `config.json` is written on the first run, and a later run in
-the same workdir must agree with it on every field that shapes the run (it may only extend
-`num_epochs` or change how often it logs). Checkpoints are written by orbax in the background
-while the next epoch trains, one per saved epoch, each finalised atomically (a temporary
-directory renamed when complete).
+the same workdir must agree with it on every field that shapes the run (it may only change how
+often it logs, or extend `num_epochs` when the learning-rate schedule is not shaped by it).
+Checkpoints are written by orbax in the background while the next epoch trains, one per saved
+epoch, each finalised atomically (a temporary directory renamed when complete).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from etils import epath
 
 from vae_jax.defaults import base_config
 from vae_jax.errors import CheckpointError, UserError
+from vae_jax.train.schedules import SHAPED_BY_NUM_EPOCHS
 
 # Fields a resumed run may change without changing what the saved states mean.
 RESUMABLE_CHANGES = frozenset({
@@ -66,6 +67,7 @@ def check_or_write_config(workdir: str, config, write: bool = True) -> None:
                 "or use a new --workdir"
             ) from e
         old, new = _flatten(saved), _flatten(current)
+        _check_schedule_epochs(old, new, path)
         # A field added to vae_jax after the workdir was made is compatible at its default.
         defaults = _flatten(config_to_json(base_config()))
         differing = sorted(
@@ -108,6 +110,19 @@ def _tuples(value):
     if isinstance(value, list):
         return tuple(_tuples(v) for v in value)
     return value
+
+
+def _check_schedule_epochs(old: dict, new: dict, path: str) -> None:
+    """num_epochs may grow on resume, unless the learning-rate schedule is a function of it."""
+    schedule = old.get("lr_schedule")
+    if schedule in SHAPED_BY_NUM_EPOCHS and old.get("num_epochs") != new.get("num_epochs"):
+        raise CheckpointError(
+            f"{path}: this run's lr_schedule {schedule!r} is shaped by num_epochs, so changing "
+            f"num_epochs from {old.get('num_epochs')} to {new.get('num_epochs')} would resume on "
+            "another learning-rate curve than its first epochs followed. Keep "
+            f"--config.num_epochs={old.get('num_epochs')} here, or train the longer run in a new "
+            "--workdir (lr_schedule=constant runs may be extended)."
+        )
 
 
 # ------------------------------------------------------------------------------------ the states

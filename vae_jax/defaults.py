@@ -111,6 +111,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.dip_lambda_od = 1.0  # dip_vae_*: weight of the off-diagonal covariance term
     config.dip_lambda_d = 10.0  # dip_vae_*: weight of the diagonal (variance - 1) term
     config.commitment_beta = 0.25  # vq_vae: commitment loss weight (the paper's 0.25)
+    # The same two ramps in epochs (0 = unused), converted to steps for the loaded dataset;
+    # give a ramp in steps or in epochs, not both.
+    config.kl_warmup_epochs = 0.0  # beta warm-up length in epochs; 0 = unused
+    config.capacity_epochs = 0.0  # capacity annealing length in epochs; 0 = unused
 
     # Optimisation (static).
     config.batch_size = 128  # training batch; all members of a population share the batches

@@ -44,8 +44,12 @@ class Hparams:
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hparams))
-# Config fields a population may vary: the Hparams arrays plus the model seed.
-SWEEPABLE: tuple[str, ...] = FIELDS + ("seed",)
+# Ramps that a config may give in epochs instead of steps: converted to the steps field once the
+# dataset's size fixes the steps per epoch (train.population.in_steps).
+EPOCH_FIELDS: dict[str, str] = {"kl_warmup_epochs": "kl_warmup_steps",
+                                "capacity_epochs": "capacity_steps"}
+# Config fields a population may vary: the Hparams arrays, ramps in epochs and the model seed.
+SWEEPABLE: tuple[str, ...] = FIELDS + tuple(EPOCH_FIELDS) + ("seed",)
 
 
 def from_config(config) -> Hparams:

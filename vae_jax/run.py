@@ -82,6 +82,7 @@ def _output_bias(config, dataset: data.Dataset):
 
 def init_population(setup: Setup, population: population_lib.Population, dataset):
     """Fresh stacked states, keys and hparams of a population, placed over the devices."""
+    population = population_lib.in_steps(population, setup.steps_per_epoch)  # ramps in epochs
     mesh = mesh_lib.make_mesh(population.size, setup.config)
     states = population_lib.init_states(population, setup.model, setup.tx,
                                         dataset.image_shape, setup.output_bias)
@@ -191,6 +192,7 @@ def _train_population(population, dataset, workdir: str, several: bool) -> list[
 def _train_with(checkpointer, population, dataset, workdir: str, several: bool) -> list[dict]:
     config = population.static_config
     setup = Setup(config, dataset)
+    population = population_lib.in_steps(population, setup.steps_per_epoch)  # ramps in epochs
     input_mode = _check_memory(setup, population, dataset)
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     start, states = checkpointer.restore_latest(states)

@@ -140,6 +140,8 @@ FIELD_RULES: dict[str, Rule] = {
     "free_bits": _NONNEGATIVE,
     "capacity_max": _NONNEGATIVE,
     "capacity_steps": _NONNEGATIVE,
+    "kl_warmup_epochs": _NONNEGATIVE,
+    "capacity_epochs": _NONNEGATIVE,
     "factor_vae_gamma": _NONNEGATIVE,
     "dip_lambda_od": _NONNEGATIVE,
     "dip_lambda_d": _NONNEGATIVE,

@@ -117,8 +117,29 @@ def member_configs(config) -> list[ml_collections.ConfigDict]:
         member = ml_collections.ConfigDict(config.to_dict())
         for name, value in zip(names, combo, strict=True):
             member[name] = type(config[name])(value) if config[name] is not None else value
+        _check_ramp_units(member)
         members.append(member)
     return members
+
+
+def _check_ramp_units(member) -> None:
+    for epochs, steps in hparams_lib.EPOCH_FIELDS.items():
+        if member.get(epochs, 0.0) > 0 and member[steps] > 0:  # (absent: an older config.json)
+            raise ConfigError(f"{epochs}={member[epochs]} and {steps}={member[steps]} give the "
+                              "same ramp twice; set one of them (the other 0)")
+
+
+def in_steps(population: Population, steps_per_epoch: int) -> Population:
+    """`population` with the ramps given in epochs (hparams.EPOCH_FIELDS) written into the steps
+    fields the training step reads, now that the dataset's size fixes the steps per epoch."""
+    configs = []
+    for config in population.configs:
+        config = ml_collections.ConfigDict(config.to_dict())
+        for epochs, steps in hparams_lib.EPOCH_FIELDS.items():
+            if config.get(epochs, 0.0) > 0:
+                config[steps] = float(config[epochs] * steps_per_epoch)
+        configs.append(config)
+    return dataclasses.replace(population, configs=tuple(configs))
 
 
 def static_signature(config) -> tuple:

@@ -15,6 +15,9 @@ from vae_jax.errors import ConfigError
 
 Schedule = Callable[[jax.Array], jax.Array]
 LR_SCHEDULES = ("constant", "cosine", "burda")
+# Schedules shaped by num_epochs: a workdir trained with one may not change num_epochs
+# (checkpoints.check_or_write_config), or its resumed epochs would follow another curve.
+SHAPED_BY_NUM_EPOCHS = ("cosine", "burda")
 
 
 def burda_stage_epochs(num_epochs: int) -> list[float]:
