@@ -23,8 +23,8 @@ def pause():
 def pause_in_epoch(epoch_to_pause: int):
     compile_programs = run._compile
 
-    def compiled(setup, dataset):
-        programs = compile_programs(setup, dataset)
+    def compiled(*args, **kwargs):
+        programs = compile_programs(*args, **kwargs)
         epoch_fn = programs.epoch
 
         def epoch_then_pause(states, images, epoch, *args):

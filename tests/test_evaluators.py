@@ -106,8 +106,8 @@ def test_probes_are_fitted_on_binary_images_like_the_test_set_they_score(tiny_co
     seen = []
     make_encoder = evaluators.make_population_encoder
 
-    def spying_encoder(setup):
-        encode = make_encoder(setup)
+    def spying_encoder(setup, *args):
+        encode = make_encoder(setup, *args)
 
         def spy(params, images):
             jax.debug.callback(lambda x: seen.append(np.asarray(x)), images)

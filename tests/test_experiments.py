@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from vae_jax import validation
 
 CONFIGS = sorted(p.stem for p in (REPO / "configs").glob("*.py") if p.stem != "__init__")
 
@@ -22,7 +23,7 @@ CONFIGS = sorted(p.stem for p in (REPO / "configs").glob("*.py") if p.stem != "_
 def test_every_config_loads_and_documents_its_command(name):
     module = importlib.import_module(f"configs.{name}")
     config = module.get_config()
-    assert config.model in ("ae", "vae")
+    validation.check(config, log_warnings=False)  # every field and combination is valid
     for heading in ("Command:", "Runtime:"):
         assert heading in module.__doc__, f"configs/{name}.py docstring lacks {heading}"
     assert "RUNTIME" not in module.__doc__ and "RESULT" not in module.__doc__

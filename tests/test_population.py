@@ -209,7 +209,7 @@ def test_member_axis_is_sharded_over_four_devices(data_dir, tmp_path):
         setup = run.Setup(config, dataset)
         states, keys, hparams, mesh = run.init_population(setup, pop, dataset)
         leaf = jax.tree.leaves(states.params)[0]
-        assert mesh.shape == {{"members": 4}}, mesh
+        assert mesh.shape == {{"members": 4, "data": 1}}, mesh
         assert len(leaf.sharding.device_set) == 4 and leaf.addressable_shards[0].data.shape[0] == 1
         result = run.train_and_evaluate(config, {str(tmp_path / "sharded")!r})
         print("NELBO", [r["eval/nelbo"] for r in result["main"]])

@@ -82,7 +82,7 @@ def known_answer_failure(under_unrolled, under_rolled) -> str | None:
     import jax  # noqa: PLC0415 - the check runs lazily, inside the first CPU lowering
     import jax.extend.random as jax_random  # noqa: PLC0415
 
-    cpu = jax.devices("cpu")[0]
+    cpu = jax.local_devices(backend="cpu")[0]  # this process's own (several processes)
     key, count = (jax.device_put(np.array(v, np.uint32), cpu) for v in (KNOWN_KEY, KNOWN_COUNT))
     with under_unrolled():
         bits = np.asarray(jax.jit(lambda k, c: jax_random.threefry_2x32(k, c))(key, count))

@@ -183,17 +183,19 @@ def _progress_bar(config, population, start: int, images_per_epoch: int, primary
 
 
 def _train_population(population, dataset, workdir: str, several: bool) -> list[dict]:
+    setup = Setup(population.static_config, dataset)
+    population = population_lib.in_steps(population, setup.steps_per_epoch)  # ramps in epochs
+    input_mode = _check_memory(setup, population, dataset)  # before anything is written
     # Whatever ends the run (an error included), the save in flight completes and orbax closes.
     with checkpoints.Checkpointer(os.path.join(workdir, "checkpoints", population.name),
                                   population.static_config.keep_checkpoints) as checkpointer:
-        return _train_with(checkpointer, population, dataset, workdir, several)
+        return _train_with(checkpointer, setup, population, input_mode, dataset, workdir,
+                           several)
 
 
-def _train_with(checkpointer, population, dataset, workdir: str, several: bool) -> list[dict]:
-    config = population.static_config
-    setup = Setup(config, dataset)
-    population = population_lib.in_steps(population, setup.steps_per_epoch)  # ramps in epochs
-    input_mode = _check_memory(setup, population, dataset)
+def _train_with(checkpointer, setup: Setup, population, input_mode: str, dataset, workdir: str,
+                several: bool) -> list[dict]:
+    config = setup.config
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     start, states = checkpointer.restore_latest(states)
     primary = distributed.is_primary()  # the one process that writes files

@@ -126,6 +126,7 @@ def bands(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=7, loc="best")
     fig.suptitle(title, y=1.04)  # above the panels' own titles
+    return _save(fig, path)
 
 
 # --------------------------------------------------------------------- the main job's figures
