@@ -17,11 +17,13 @@ import numpy as np
 from absl import logging
 
 from vae_jax.errors import NonFiniteLossError
+from vae_jax.train import mesh
 
 
 def diverged_steps(states) -> np.ndarray:
     """[M] int: the step at which each member diverged, -1 for the members still training."""
-    return np.asarray(jax.device_get(states.diverged_step))
+    # Gathered first: with several processes each holds only its devices' members.
+    return np.asarray(jax.device_get(mesh.to_host(states.diverged_step)))
 
 
 def check(steps: np.ndarray, before: np.ndarray, losses, population, epoch: int,
