@@ -8,32 +8,19 @@ import pytest
 from scipy.special import logsumexp
 
 from configs import test as test_config
+from tests.known_answers import bernoulli_nll as _bernoulli_nll
+from tests.known_answers import log_normal as _log_normal
+from tests.known_answers import small_model
 from vae_jax import hparams, models, objectives, run
 from vae_jax.metrics import per_example
 from vae_jax.report import logs
-
-SHAPE = (4, 4, 1)
 
 
 def _setup(**fields):
     config = test_config.get_config()
     config.model, config.hidden, config.latents = "two_layer_vae", (16,), 3
     config.top_hidden, config.top_latents, config.activation = (8,), 2, "tanh"
-    for name, value in fields.items():
-        config[name] = value
-    net = models.build(config, SHAPE)
-    x = (jax.random.uniform(jax.random.key(0), (6, *SHAPE)) > 0.5).astype(jnp.float32)
-    params = net.init(jax.random.key(1), x, jax.random.key(2))["params"]
-    return config, net, params, x
-
-
-def _log_normal(z, mean, logvar):
-    return -0.5 * np.sum(np.log(2 * np.pi) + logvar + (z - mean) ** 2 / np.exp(logvar), axis=-1)
-
-
-def _bernoulli_nll(x, logits):
-    x, logits = np.asarray(x, np.float64), np.asarray(logits, np.float64)
-    return -np.sum(x * logits - np.logaddexp(0, logits), axis=tuple(range(1, x.ndim)))
+    return small_model(config, fields)
 
 
 def _log_weights_by_hand(net, params, x, eps, eps_top):

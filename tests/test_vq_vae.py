@@ -9,28 +9,18 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
-from vae_jax import hparams, models, objectives, run, train
+from tests.known_answers import bernoulli_nll as _bernoulli_nll
+from tests.known_answers import small_model
+from vae_jax import hparams, objectives, run, train
 from vae_jax.metrics import codebook
 from vae_jax.report import logs
-
-SHAPE = (4, 4, 1)
 
 
 def _setup(**fields):
     config = test_config.get_config()
     config.model, config.hidden, config.latents = "vq_vae", (16,), 3
     config.codebook_size, config.code_dim = 5, 2
-    for name, value in fields.items():
-        config[name] = value
-    net = models.build(config, SHAPE)
-    x = (jax.random.uniform(jax.random.key(0), (6, *SHAPE)) > 0.5).astype(jnp.float32)
-    params = net.init(jax.random.key(1), x, jax.random.key(2))["params"]
-    return config, net, params, x
-
-
-def _bernoulli_nll(x, logits):
-    x, logits = np.asarray(x, np.float64), np.asarray(logits, np.float64)
-    return -np.sum(x * logits - np.logaddexp(0, logits), axis=tuple(range(1, x.ndim)))
+    return small_model(config, fields)
 
 
 def _by_hand(net, params, x):
