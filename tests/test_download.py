@@ -29,7 +29,8 @@ def _config(tmp_path, url, **overrides):
 
 
 def test_download_from_a_mirror_is_checked_cached_and_reused(tmp_path, data_dir):
-    config = _config(tmp_path, f"file://{data_dir}/{{dataset}}/")
+    # An absolute path: a relative one after file:// would be read as a host name.
+    config = _config(tmp_path, f"file://{os.path.abspath(data_dir)}/{{dataset}}/")
     fetched = data.load(config)
     reference = test_config.get_config()
     reference.data_dir = data_dir
@@ -41,6 +42,11 @@ def test_download_from_a_mirror_is_checked_cached_and_reused(tmp_path, data_dir)
     # A second run finds the cached files: the (now unreachable) mirror is not asked.
     again = data.load(_config(tmp_path, "http://127.0.0.1:9/"))
     np.testing.assert_array_equal(again.train_images, expected.train_images)
+
+
+def test_a_relative_file_url_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(DataError, match="absolute path"):
+        download.base_url(_config(tmp_path, "file://../shared/data/{dataset}/"), "mnist")
 
 
 def test_a_damaged_download_fails_its_checksum_and_caches_nothing(tmp_path, data_dir):

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 
@@ -56,6 +57,11 @@ def cached_dir(config, name: str, create: bool = False) -> str:
 def base_url(config, name: str) -> str:
     url = config.get("download_url") or os.environ.get(DOWNLOAD_URL_ENV) or URLS[name]
     url = url.replace("{dataset}", name)
+    host = urllib.parse.urlparse(url)
+    if host.scheme == "file" and host.netloc not in ("", "localhost"):
+        raise DataError(
+            f"download_url {url!r}: {host.netloc!r} would be read as a host name; a file:// "
+            "mirror needs an absolute path (file:///abs/path/, three slashes)")
     return url if url.endswith("/") else url + "/"
 
 
