@@ -36,4 +36,5 @@ def get_config():
     config.sweep.beta = (1.0, 2.0, 4.0, 8.0)
     config.sweep.seed = (0, 1, 2)
     config.keep_checkpoints = 1  # its experiment reads the last one only (resumes from it)
+    config.final_checkpoint = "params"  # 15 members' Adam moments would double the workdir
     return config

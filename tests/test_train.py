@@ -121,8 +121,8 @@ def _run_until_interrupted(config, workdir: str, after_epoch: int, monkeypatch) 
     checkpoint is on disk, as an interrupted job would."""
     save, log_epoch = checkpoints.Checkpointer.save, run._log_epoch
 
-    def save_and_wait(self, epoch, states):
-        save(self, epoch, states)
+    def save_and_wait(self, epoch, states, **kwargs):
+        save(self, epoch, states, **kwargs)
         self.latest_epoch()  # waits for the background write
 
     def log_then_stop(logger, population, records, step, epoch, *args):
@@ -172,6 +172,28 @@ def test_a_finished_run_rerun_does_nothing_and_keeps_its_log(tiny_config, tmp_pa
     again = run.train_and_evaluate(tiny_config, str(tmp_path))
     assert first == again
     assert len(logs.read_metrics(str(tmp_path))) == tiny_config.num_epochs
+
+
+def _size(directory) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(directory) for f in fs)
+
+
+def test_a_params_only_final_checkpoint_is_smaller_restores_and_refuses_extension(
+        tiny_config, tmp_path):
+    tiny_config.keep_checkpoints = 1
+    full = run.train_and_evaluate(tiny_config, str(tmp_path / "full"))
+    tiny_config.final_checkpoint = "params"
+    small = run.train_and_evaluate(tiny_config, str(tmp_path / "small"))
+    assert without_timings(small) == without_timings(full)
+    # Adam's two moments are as big as the parameters: the checkpoint keeps about a third.
+    assert _size(tmp_path / "small" / "checkpoints") < 0.4 * _size(tmp_path / "full" / "checkpoints")
+    jax.tree.map(np.testing.assert_array_equal,
+                 _final_params(str(tmp_path / "full"), tiny_config).params,
+                 _final_params(str(tmp_path / "small"), tiny_config).params)
+    assert run.train_and_evaluate(tiny_config, str(tmp_path / "small")) == small  # finished
+    tiny_config.num_epochs += 1  # constant schedule: extensible, but not without the moments
+    with pytest.raises(CheckpointError, match="without optimizer state.*final_checkpoint=full"):
+        run.train_and_evaluate(tiny_config, str(tmp_path / "small"))
 
 
 def test_workdir_files(tiny_config, tmp_path):

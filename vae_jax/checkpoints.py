@@ -33,6 +33,7 @@ RESUMABLE_CHANGES = frozenset({
     "data_dir", "tfds_data_dir", "evals", "final_evals", "nll_samples", "nll_chunk",
     "nll_batch_size", "eval_batch_size", "memory_limit_gb", "member_map", "probe_train_size",
     "disentanglement_votes", "dci_importance_model", "mesh_members", "mesh_data",
+    "final_checkpoint",
 })
 
 
@@ -162,7 +163,11 @@ class Checkpointer:
             self._manager.wait_until_finished()
         return self._manager.latest_step()
 
-    def save(self, epoch: int, states) -> None:
+    def save(self, epoch: int, states, optimizer_state: bool = True) -> None:
+        """`optimizer_state=False` leaves the Adam moments out (final_checkpoint=params): the
+        checkpoint restores the parameters, but training cannot continue from it."""
+        if not optimizer_state:
+            states = states.replace(opt_state=None)
         # Save a copy: the training epoch donates `states`' buffers to its successor, which
         # would otherwise overwrite them while the background write still reads them.
         # One storage chunk per member (shard_axes=(0,): the leading, member axis), so that
@@ -174,17 +179,27 @@ class Checkpointer:
                 jax.tree.map(jnp.copy, states), save_args=save_args))
 
     def restore(self, epoch: int, like):
-        """The states saved at `epoch`, shaped and placed like `like` (freshly built states)."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        """The states saved at `epoch`, shaped and placed like `like` (freshly built states).
+
+        From a checkpoint without optimizer state, `like`'s (fresh) one stands in for it:
+        callers that would train on check `has_optimizer_state` first."""
         self._manager.wait_until_finished()
         try:
-            return self._manager.restore(epoch, args=ocp.args.StandardRestore(abstract))
+            params_only = not self.has_optimizer_state(epoch)
+            target = like.replace(opt_state=None) if params_only else like
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+            restored = self._manager.restore(epoch, args=ocp.args.StandardRestore(abstract))
+            return restored.replace(opt_state=like.opt_state) if params_only else restored
         except Exception as e:  # orbax/tensorstore raise many types for one cause
             raise CheckpointError(
                 f"checkpoint {self.directory}/{epoch} cannot be restored into this run's model "
                 f"({type(e).__name__}: {str(e)[:300]}). It was written by another config or is "
                 "damaged; use a new --workdir (nothing was deleted)."
             ) from e
+
+    def has_optimizer_state(self, epoch: int) -> bool:
+        """False for a checkpoint saved with optimizer_state=False (its tree has no moments)."""
+        return self._manager.item_metadata(epoch).tree.get("opt_state") is not None
 
     def restore_latest(self, like) -> tuple[int, object]:
         """(epoch, states) of the newest checkpoint that restores; (0, like) when none exists.

@@ -152,6 +152,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.dci_importance_model = "gradient_boosting"
     config.checkpoint_every = 1  # epochs
     config.keep_checkpoints = 3  # newest checkpoints kept per population
+    # full | params: the last epoch's checkpoint without the Adam moments (a third of the size;
+    # enough to evaluate and load the run, not to extend it with a larger num_epochs).
+    config.final_checkpoint = "full"
     config.figures = True  # PNG figures of every member after training
     config.progress = True  # tqdm progress bar per population
     return config

@@ -172,6 +172,7 @@ FIELD_RULES: dict[str, Rule] = {
     "dci_importance_model": Rule("str", evaluators.DCI_IMPORTANCE_MODELS),
     "checkpoint_every": _POSITIVE_INT,
     "keep_checkpoints": _POSITIVE_INT,
+    "final_checkpoint": Rule("str", ("full", "params")),
     "figures": _FLAG,
     "progress": _FLAG,
 }
