@@ -199,7 +199,21 @@ class Checkpointer:
 
     def has_optimizer_state(self, epoch: int) -> bool:
         """False for a checkpoint saved with optimizer_state=False (its tree has no moments)."""
-        return self._manager.item_metadata(epoch).tree.get("opt_state") is not None
+        return any(key.startswith("('opt_state', ")
+                   for key in self._layout(epoch).get("tree_metadata", {}))
+
+    def _layout(self, epoch: int) -> dict:
+        """orbax's _METADATA of the checkpoint at `epoch`: its tree and storage options (read
+        directly: the manager's item_metadata needs a handler registered by a save first)."""
+        path = os.path.join(self.directory, str(epoch), "default", "_METADATA")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except OSError as e:
+            raise CheckpointError(f"no checkpoint of epoch {epoch} in {self.directory} "
+                                  f"({e.strerror}); epochs saved: {self.epochs()}") from e
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{path} is unreadable ({e}): the checkpoint is damaged") from e
 
     def restore_latest(self, like) -> tuple[int, object]:
         """(epoch, states) of the newest checkpoint that restores; (0, like) when none exists.
@@ -269,12 +283,7 @@ class Checkpointer:
         """
         self._manager.wait_until_finished()
         step_dir = os.path.join(self.directory, str(epoch), "default")
-        try:
-            with open(os.path.join(step_dir, "_METADATA")) as f:
-                layout = json.load(f)
-        except OSError as e:
-            raise CheckpointError(f"no checkpoint of epoch {epoch} in {self.directory} "
-                                  f"({e.strerror}); epochs saved: {self.epochs()}") from e
+        layout = self._layout(epoch)
         context = ocp.type_handlers.get_ts_context(use_ocdbt=layout.get("use_ocdbt", True))
         leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
         opened = [ts.open(_read_spec(step_dir, layout, item, path, context), context=context)
