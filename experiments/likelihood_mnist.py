@@ -1,8 +1,8 @@
 """Reproduces Burda, Grosse & Salakhutdinov (2015), Table 1 (one and two stochastic layers,
-MNIST).
+MNIST), with the Ladder VAE (Sønderby et al. 2016) of the same sizes beside it.
 
 Command:  python experiments/likelihood_mnist.py --workdir=/tmp/likelihood [--budget=40]
-          [--config.sweep.iwae_samples="(1, 50)"] [--two_layer_k=1,50]
+          [--config.sweep.iwae_samples="(1, 50)"] [--two_layer_k=1,50] [--ladder_k=1,50]
 Hardware: docs/results.md's table was run on one H100 (about 0.6 s per epoch per model); on the
           2-core CPU an epoch takes 6.4 s at k = 5 (configs/iwae.py) and 37 s at k = 50.
 
@@ -22,6 +22,10 @@ latent map, manifold grid and interpolations. Writes DIR/REPORT.md and DIR/resul
 `--two_layer_k` (default 1,50; empty = none) adds the paper's second model, two stochastic
 layers 784-100-100-z1(100)-50-50-z2(50) (configs/two_layer_vae.py), trained with the same
 schedule and overrides for each k and evaluated over (z1, z2) with the same importance sampler.
+`--ladder_k` (default 1,50; empty = none) adds the Ladder VAE in those sizes
+(configs/ladder_vae.py: top-down inference, the precision-weighted q(z1|z2,x)), trained and
+evaluated the same way; its rows ("Ladder VAE", "Ladder IWAE") have no paper number (Sønderby
+et al.'s are for five layers with batch normalisation and warm-up).
 """
 
 import json
@@ -43,6 +47,8 @@ flags.DEFINE_integer("budget", 0, "Epochs the schedule is compressed to (0 = the
 flags.DEFINE_integer("latent2_epochs", 10, "Epochs of the 2-latent VAE for the figures (0 = none).")
 flags.DEFINE_list("two_layer_k", ["1", "50"], "IWAE k of the two-stochastic-layer models "
                   "(empty = none).")
+flags.DEFINE_list("ladder_k", ["1", "50"], "IWAE k of the Ladder VAEs, two stochastic layers "
+                  "of the same sizes with top-down inference (empty = none).")
 define_config_file(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "configs", "iwae.py"))
 flags.mark_flag_as_required("workdir")
@@ -65,17 +71,18 @@ def likelihood_config(config, budget: int):
     return config
 
 
-def two_layer_config(config, ks):
-    """`config` (the one-layer run, with its overrides) turned into the two-layer models."""
+def two_layer_config(config, ks, model: str = "two_layer_vae"):
+    """`config` (the one-layer run, with its overrides) turned into the two-stochastic-layer
+    `model` (two_layer_vae or ladder_vae), one population per k."""
     config = config.copy_and_resolve_references()
-    config.model, config.hidden, config.latents = "two_layer_vae", (100, 100), 100
+    config.model, config.hidden, config.latents = model, (100, 100), 100
     config.top_hidden, config.top_latents = (50, 50), 50
     config.sweep.iwae_samples = tuple(ks)
     return config
 
 
-def _records(workdir: str, layers: int) -> list[dict]:
-    return [dict(r, layers=layers) for r in sorted(
+def _records(workdir: str, layers: int, ladder: bool = False) -> list[dict]:
+    return [dict(r, layers=layers, ladder=ladder) for r in sorted(
         tables.final_records(workdir), key=lambda r: int(r["population"].split("-")[-1]))]
 
 
@@ -96,11 +103,12 @@ def main(argv):
     start = time.time()
     run.train_and_evaluate(config, os.path.join(workdir, "models"))
     records = _records(os.path.join(workdir, "models"), 1)
-    two_layer_k = [int(k) for k in FLAGS.two_layer_k]
-    if two_layer_k:
-        run.train_and_evaluate(two_layer_config(config, two_layer_k),
-                               os.path.join(workdir, "two_layer"))
-        records += _records(os.path.join(workdir, "two_layer"), 2)
+    for name, model, ks in (("two_layer", "two_layer_vae", FLAGS.two_layer_k),
+                            ("ladder", "ladder_vae", FLAGS.ladder_k)):
+        if ks:
+            run.train_and_evaluate(two_layer_config(config, [int(k) for k in ks], model),
+                                   os.path.join(workdir, name))
+            records += _records(os.path.join(workdir, name), 2, ladder=model == "ladder_vae")
     seconds = time.time() - start
     figures_dir = None
     if FLAGS.latent2_epochs:
@@ -111,9 +119,10 @@ def main(argv):
     rows = []
     for record in records:
         k, layers = int(record["population"].split("-")[-1]), record["layers"]
-        paper = PAPER_NLL.get((layers, k), "")
+        paper = "" if record["ladder"] else PAPER_NLL.get((layers, k), "")
         rows.append(dict(
-            model="VAE" if k == 1 else "IWAE", layers=layers, k=k, paper=paper,
+            model=("Ladder " if record["ladder"] else "") + ("VAE" if k == 1 else "IWAE"),
+            layers=layers, k=k, paper=paper,
             nll=f"{record['eval/nll']:.2f}",
             gap=f"{record['eval/nll'] - paper:+.2f}" if paper else "",
             nelbo=f"{record['eval/nelbo']:.2f}", active=int(record["eval/active_units"]),
@@ -123,7 +132,9 @@ def main(argv):
                 "train.burda_stage_epochs)")
     lines = ["# Burda et al. (2015), Table 1: MNIST", "",
              "One stochastic layer: MLP 784-200-200 (tanh) -> 50 latents; two: 784-100-100 -> "
-             f"100 latents -> 50-50 -> 50 latents (tanh). Batch 20, Adam eps 1e-4, {schedule}. "
+             "100 latents -> 50-50 -> 50 latents (tanh), inferred bottom-up (Burda et al.) or "
+             "top-down (Ladder, Sønderby et al. 2016: no paper number, theirs are for five "
+             f"layers with batch norm and warm-up). Batch 20, Adam eps 1e-4, {schedule}. "
              f"Test NLL estimated with k = {config.nll_samples} importance samples over the "
              f"{10_000 if not config.num_test else config.num_test} test images. Training wall "
              f"time {seconds / 60:.1f} min.", "",

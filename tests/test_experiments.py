@@ -136,10 +136,11 @@ def test_likelihood_reproduction_runs_a_budget_and_reports_the_table(tmp_path, d
     out = script("likelihood_mnist", tmp_path, "--budget=1", "--latent2_epochs=1",
                  "--config.num_train=400", "--config.num_test=40",
                  "--config.sweep.iwae_samples=(1, 5)", "--config.nll_samples=20",
-                 "--two_layer_k=1", data_dir=data_dir)
+                 "--two_layer_k=1", "--ladder_k=1", data_dir=data_dir)
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [(row["model"], row["layers"], row["k"], row["paper"]) for row in rows] == [
-        ("VAE", 1, 1, 86.76), ("IWAE", 1, 5, 85.54), ("VAE", 2, 1, 85.33)]
+        ("VAE", 1, 1, 86.76), ("IWAE", 1, 5, 85.54), ("VAE", 2, 1, 85.33),
+        ("Ladder VAE", 2, 1, "")]
     for row in rows:
         assert float(row["nll"]) < float(row["nelbo"]) + 5  # k = 20: near or below the ELBO
     assert "| VAE | 1 | 1 | 86.76 |" in (out / "REPORT.md").read_text()

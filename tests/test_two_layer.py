@@ -9,11 +9,10 @@ from scipy.special import logsumexp
 
 from configs import test as test_config
 from tests.known_answers import bernoulli_nll as _bernoulli_nll
+from tests.known_answers import likelihood_run_config, member_and_lone_run, small_model
 from tests.known_answers import log_normal as _log_normal
-from tests.known_answers import small_model
-from vae_jax import hparams, models, objectives, run
+from vae_jax import hparams, models, objectives
 from vae_jax.metrics import per_example
-from vae_jax.report import logs
 
 
 def _setup(**fields):
@@ -93,26 +92,9 @@ def test_two_layer_iwae_loss_and_likelihood_by_hand(k):
 
 @pytest.mark.real_data
 def test_two_layer_run_with_nll_and_figures_and_a_sweep_equals_lone_runs(data_dir, tmp_path):
-    def small(**fields):
-        config = test_config.get_config()
-        config.data_dir, config.model = data_dir, "two_layer_vae"
-        config.top_hidden, config.top_latents = (16,), 2
-        config.objective, config.iwae_samples = "iwae", 3
-        config.num_train, config.num_test, config.batch_size = 256, 64, 32
-        config.num_epochs, config.member_map = 1, "map"
-        config.evals, config.final_evals = ("elbo", "active_units"), ("nll",)
-        config.nll_samples, config.nll_chunk, config.nll_batch_size = 20, 10, 32
-        for name, value in fields.items():
-            config[name] = value
-        return config
-
-    sweep = small(figures=False)
-    sweep.sweep.learning_rate = (1e-3, 3e-3)
-    run.train_and_evaluate(sweep, str(tmp_path / "sweep"))
-    run.train_and_evaluate(small(learning_rate=3e-3), str(tmp_path / "alone"))
-    swept = [r for r in logs.read_metrics(str(tmp_path / "sweep"))
-             if r["hparams"]["learning_rate"] == 3e-3]
-    lone = logs.read_metrics(str(tmp_path / "alone"))
+    config = likelihood_run_config(data_dir, model="two_layer_vae", top_hidden=(16,),
+                                   top_latents=2, objective="iwae", iwae_samples=3)
+    swept, lone = member_and_lone_run(config, tmp_path, "learning_rate", (1e-3, 3e-3), 3e-3)
     for name in ("train/loss", "train/iwae", "eval/nelbo", "eval/nll", "eval/active_units"):
         assert swept[0][name] == lone[0][name]
     assert lone[0]["eval/nll"] < lone[0]["eval/nelbo"]

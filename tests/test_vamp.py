@@ -7,12 +7,12 @@ import pytest
 from scipy.special import logsumexp
 
 from configs import test as test_config
-from tests.known_answers import SHAPE, small_model
+from tests.known_answers import SHAPE, likelihood_run_config, member_and_lone_run, small_model
 from tests.known_answers import bernoulli_nll as _bernoulli_nll
 from tests.known_answers import log_normal as _log_normal
-from vae_jax import hparams, models, objectives, run
+from vae_jax import hparams, models, objectives
 from vae_jax.objectives import priors
-from vae_jax.report import logs, member_figures
+from vae_jax.report import member_figures
 
 
 def _setup(**fields):
@@ -93,23 +93,8 @@ def test_prior_samples_follow_the_mixture():
 @pytest.mark.real_data
 def test_vamp_run_with_nll_and_figures_and_a_two_member_sweep_equals_lone_runs(data_dir,
                                                                                tmp_path):
-    def small(**fields):
-        config = test_config.get_config()
-        config.data_dir, config.model, config.vamp_components = data_dir, "vamp_vae", 20
-        config.num_train, config.num_test, config.batch_size = 256, 64, 32
-        config.num_epochs, config.member_map = 1, "map"
-        config.evals, config.final_evals = ("elbo", "active_units"), ("nll",)
-        config.nll_samples, config.nll_chunk, config.nll_batch_size = 20, 10, 32
-        for name, value in fields.items():
-            config[name] = value
-        return config
-
-    sweep = small(figures=False)
-    sweep.sweep.beta = (1.0, 2.0)
-    run.train_and_evaluate(sweep, str(tmp_path / "sweep"))
-    run.train_and_evaluate(small(beta=2.0), str(tmp_path / "alone"))
-    swept = [r for r in logs.read_metrics(str(tmp_path / "sweep")) if r["hparams"]["beta"] == 2.0]
-    lone = logs.read_metrics(str(tmp_path / "alone"))
+    config = likelihood_run_config(data_dir, model="vamp_vae", vamp_components=20)
+    swept, lone = member_and_lone_run(config, tmp_path, "beta", (1.0, 2.0), 2.0)
     for name in ("train/loss", "eval/nelbo", "eval/kl", "eval/nll", "eval/active_units"):
         assert swept[0][name] == lone[0][name]
     assert np.isfinite(lone[0]["eval/nll"]) and lone[0]["eval/nll"] < lone[0]["eval/nelbo"]

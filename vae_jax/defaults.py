@@ -59,7 +59,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.host_prefetch = 2  # host input: chunks prepared ahead, on the host and the device
 
     # Model (static).
-    config.model = "vae"  # ae | vae | vamp_vae | vq_vae | two_layer_vae
+    config.model = "vae"  # ae | vae | vamp_vae | vq_vae | two_layer_vae | ladder_vae
     config.architecture = "mlp"  # mlp | conv
     config.latents = 20  # size of z: a VAE's Gaussian latents, an AE's code
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
@@ -76,8 +76,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.code_dim = 16  # vq_vae: dimension of each entry; `latents` code vectors per image
     config.vq_ema = False  # vq_vae: codebook by EMA (decay vq_ema_decay) instead of its loss
     config.vq_ema_decay = 0.99  # vq_vae with vq_ema: decay of the codebook's moving averages
-    config.top_hidden = (50, 50)  # two_layer_vae: widths between z1 and z2 (Burda et al.)
-    config.top_latents = 50  # two_layer_vae: size of z2 (`latents` is z1's)
+    config.top_hidden = (50, 50)  # two_layer_vae, ladder_vae: widths below z2 (Burda et al.)
+    config.top_latents = 50  # two_layer_vae, ladder_vae: size of z2 (`latents` is z1's)
     config.vamp_components = 500  # vamp_vae: pseudo-inputs K of the VampPrior (the paper's 500)
 
     # Objective (static): vae: elbo | iwae | tcvae | factor_vae | dip_vae_i | dip_vae_ii;

@@ -35,7 +35,8 @@ ALL = JITTED + ON_SCORES + ON_CODES
 PROBE_BINARIZATION_SEED = 20151102
 # vae_jax.metrics.importance.MODELS, named here so validating a config does not load sklearn.
 DCI_IMPORTANCE_MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_forest")
-LIKELIHOOD_MODELS = ("vae", "vamp_vae", "two_layer_vae")  # the models `nll` applies to
+# The models `nll` applies to.
+LIKELIHOOD_MODELS = ("vae", "vamp_vae", "two_layer_vae", "ladder_vae")
 
 
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:

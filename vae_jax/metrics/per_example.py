@@ -161,7 +161,7 @@ def make_nll(model, log_likelihood, num_samples: int, sample_chunk: int) -> PerE
     """(params, x, key) -> per-example `nll` = -log p(x) estimated with k importance samples."""
 
     def nll(params, x, key):
-        if getattr(model, "prior_kind", None) == "hierarchical":  # weights over (z1, z2)
+        if priors.is_hierarchical(model):  # weights over (z1, z2)
             log_weights = hierarchical.log_weights(model, log_likelihood, params)
             return dict(nll=-iwae_log_likelihood(None, None, x, key, num_samples, sample_chunk,
                                                  log_weights))

@@ -30,8 +30,8 @@ CODE_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,  # codes in (0, 1): what the KL sparsity penalty needs
     "relu": nn.relu,
 }
-# vamp_vae, vq_vae, two_layer_vae: models/vamp.py, vq_vae.py, two_layer.py
-MODELS = ("ae", "vae", "vamp_vae", "vq_vae", "two_layer_vae")
+# vamp_vae, vq_vae, two_layer_vae, ladder_vae: models/vamp.py, vq_vae.py, two_layer.py, ladder.py
+MODELS = ("ae", "vae", "vamp_vae", "vq_vae", "two_layer_vae", "ladder_vae")
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned", "discretized_logistic",
                "discretized_logistic_mixture")
@@ -39,7 +39,12 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned", "discretized_logisti
 
 def reparameterize(key: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
     """Draws z ~ N(mean, exp(logvar)) as a differentiable function of (mean, logvar)."""
-    return mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
+    return gaussian_draw(mean, logvar, jax.random.normal(key, mean.shape, mean.dtype))
+
+
+def gaussian_draw(mean: jax.Array, logvar: jax.Array, eps: jax.Array) -> jax.Array:
+    """mean + std * eps: the draw of N(mean, exp(logvar)) for standard-normal noise `eps`."""
+    return mean + jnp.exp(0.5 * logvar) * eps
 
 
 def _flatten_images(x: jax.Array) -> jax.Array:
@@ -233,9 +238,13 @@ class VAE(_Autoencoder):
         self.mean_head = nn.Dense(self.latents, name="mean")
         self.logvar_head = nn.Dense(self.latents, name="logvar")
 
-    def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def features(self, x: jax.Array) -> jax.Array:
+        """The encoder's deterministic features of `x`, before the Gaussian heads."""
         _check_image_shape(x, self.image_shape)
-        h = self.encoder(x)
+        return self.encoder(x)
+
+    def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = self.features(x)
         return self.mean_head(h), self.logvar_head(h)
 
     def __call__(self, x: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
@@ -290,12 +299,12 @@ def build(config, image_shape: tuple[int, int, int],
         from vae_jax.models import vamp  # it subclasses VAE: imported here, not at the top
 
         return vamp.VampVAE(components=int(config.vamp_components), **common)
-    if config.model == "two_layer_vae":
-        from vae_jax.models import two_layer
+    if config.model in ("two_layer_vae", "ladder_vae"):
+        from vae_jax.models import ladder, two_layer
 
-        return two_layer.TwoLayerVAE(top_hidden=tuple(config.top_hidden),
-                                     top_latents=int(config.top_latents),
-                                     activation=config.activation, **common)
+        cls = two_layer.TwoLayerVAE if config.model == "two_layer_vae" else ladder.LadderVAE
+        return cls(top_hidden=tuple(config.top_hidden), top_latents=int(config.top_latents),
+                   activation=config.activation, **common)
     if config.model == "vq_vae":
         from vae_jax.models import vq_vae
 

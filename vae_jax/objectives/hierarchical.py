@@ -1,10 +1,12 @@
-"""Bounds of the two-stochastic-layer VAE (models/two_layer.py), with the proposal
-q(z1 | x) q(z2 | z1):
+"""Bounds of the VAEs with two stochastic layers (models/two_layer.py: Burda et al.'s
+bottom-up q(z1 | x) q(z2 | z1); models/ladder.py: the Ladder VAE's top-down
+q(z2 | x) q(z1 | z2, x)), whichever proposal q(z1, z2 | x) the model draws from:
 
-    log w = log p(x | z1) + log p(z1 | z2) + log p(z2) - log q(z1 | x) - log q(z2 | z1).
+    log w = log p(x | z1) + log p(z1 | z2) + log p(z2) - log q(z1, z2 | x).
 
 The ELBO (one sample) reuses the VAE's loss through `priors.sampled_kl`; the IWAE bound and
-the importance-sampled likelihood take k weights from `log_weights`.
+the importance-sampled likelihood take k weights from `log_weights`, whose densities are the
+same `priors.sampled_kl` at k draws of the model's `proposal`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from vae_jax.errors import ConfigError
-from vae_jax.objectives import gaussians, kl_schedules
+from vae_jax.objectives import kl_schedules, priors
 from vae_jax.objectives.likelihoods import decoder_log_likelihood
 
 
@@ -23,22 +25,16 @@ def log_weight_parts(model, log_likelihood, params, x: jax.Array, key: jax.Array
                      num_samples: int, x_in: jax.Array | None = None
                      ) -> tuple[jax.Array, jax.Array]:
     """(log p(x | z1), log p(z1, z2) - log q(z1, z2 | x_in)), each [num_samples, B], for
-    (z1, z2) drawn from the proposal at `x_in` (x unless denoising)."""
+    (z1, z2) drawn from the model's proposal at `x_in` (x unless denoising): z1's noise from
+    the first key of split(key), z2's from the second, as in the model's one-sample `__call__`."""
     bottom_key, top_key = jax.random.split(key)
-    apply = lambda *args, method: model.apply({"params": params}, *args, method=method)  # noqa: E731
-    mean, logvar = apply(x if x_in is None else x_in, method="encode")
-    eps = jax.random.normal(bottom_key, (num_samples, *mean.shape), mean.dtype)
-    z = mean + jnp.exp(0.5 * logvar) * eps
-    top_mean, top_logvar = apply(z, method="encode_top")
-    eps_top = jax.random.normal(top_key, top_mean.shape, top_mean.dtype)
-    z_top = top_mean + jnp.exp(0.5 * top_logvar) * eps_top
-    prior_mean, prior_logvar = apply(z_top, method="prior_bottom")
-    log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, z)
-    log_ratio = (gaussians.log_diagonal_normal(z, prior_mean, prior_logvar)
-                 + gaussians.log_standard_normal(z_top)
-                 - gaussians.log_diagonal_normal(z, mean, logvar)
-                 - gaussians.log_diagonal_normal(z_top, top_mean, top_logvar))
-    return log_px_z, log_ratio
+    batch = x.shape[:-3]
+    eps = jax.random.normal(bottom_key, (num_samples, *batch, model.latents))
+    eps_top = jax.random.normal(top_key, (num_samples, *batch, model.top_latents))
+    draws = model.apply({"params": params}, x if x_in is None else x_in, eps, eps_top,
+                        method="proposal")
+    log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, draws["z"])
+    return log_px_z, -priors.sampled_kl(model, params, draws)
 
 
 def log_weights(model, log_likelihood, params):
@@ -53,7 +49,7 @@ def log_weights(model, log_likelihood, params):
 
 
 def make_iwae_loss(model, log_likelihood, num_samples: int, encoder_input):
-    """Negative IWAE bound of the two-layer model; beta (with warm-up) scales
+    """Negative IWAE bound of a two-stochastic-layer model; beta (with warm-up) scales
     log p(z1, z2) - log q(z1, z2 | x) inside each weight, as the one-layer IWAE loss does.
     `encoder_input(x, key, hparams)` -> (what the encoder sees, key): the denoising hook."""
     if num_samples < 1:

@@ -40,7 +40,8 @@ from vae_jax.objectives.likelihoods import (
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
 OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae", "factor_vae", "dip_vae_i", "dip_vae_ii"),
               "ae": ("recon", "sparse_l1", "sparse_kl", "contractive"),
-              "vamp_vae": ("elbo", "iwae"), "vq_vae": ("vq",), "two_layer_vae": ("elbo", "iwae")}
+              "vamp_vae": ("elbo", "iwae"), "vq_vae": ("vq",), "two_layer_vae": ("elbo", "iwae"),
+              "ladder_vae": ("elbo", "iwae")}
 
 
 # ------------------------------------------------------------------------ importance weights
@@ -208,7 +209,7 @@ def build(config, model, dataset_size: int | None = None) -> LossFn:
 
     if objective == "elbo":
         return make_vae_loss(model, log_likelihood, kind)
-    if objective == "iwae" and config.model == "two_layer_vae":
+    if objective == "iwae" and priors.is_hierarchical(model):  # two_layer_vae, ladder_vae
         return hierarchical.make_iwae_loss(model, log_likelihood, int(config.iwae_samples),
                                            encoder_input)
     if objective == "iwae":

@@ -1,6 +1,6 @@
 """log p(z) for the model's prior: N(0, I) for a plain VAE, the VampPrior's mixture of
-posteriors at its pseudo-inputs for `vamp_vae`, p(z1 | z2) p(z2) for `two_layer_vae`
-(its sampled KL here; its importance weights in objectives/hierarchical.py).
+posteriors at its pseudo-inputs for `vamp_vae`, p(z1 | z2) p(z2) for `two_layer_vae` and
+`ladder_vae` (their sampled KL here; their importance weights in objectives/hierarchical.py).
 
 A model says which prior it has with the class attribute `prior_kind` (absent = standard
 normal). The standard normal keeps the exact arithmetic it always had
@@ -20,6 +20,11 @@ def has_standard_prior(model) -> bool:
     return getattr(model, "prior_kind", "standard_normal") == "standard_normal"
 
 
+def is_hierarchical(model) -> bool:
+    """Two stochastic layers (two_layer_vae, ladder_vae): weights over (z1, z2)."""
+    return getattr(model, "prior_kind", None) == "hierarchical"
+
+
 def mixture_log_density(z: jax.Array, means: jax.Array, logvars: jax.Array) -> jax.Array:
     """log (1/K) sum_k N(z; means_k, diag(exp(logvars_k))) for z [..., L], means [K, L]: [...]."""
     per_component = gaussians.log_diagonal_normal(z[..., None, :], means, logvars)
@@ -30,7 +35,7 @@ def make_log_prior(model, params):
     """log_prior(z [..., L]) -> log p(z) [...] for the prior of `model` at `params`."""
     if has_standard_prior(model):
         return gaussians.log_standard_normal
-    if model.prior_kind == "hierarchical":
+    if is_hierarchical(model):
         raise ValueError("two stochastic layers have no marginal p(z1): use "
                          "objectives.hierarchical's weights over (z1, z2)")
     means, logvars = model.apply({"params": params}, method="prior_components")
@@ -40,9 +45,11 @@ def make_log_prior(model, params):
 def sampled_kl(model, params, outputs: dict) -> jax.Array:
     """log q(z|x) - log p(z) at the posterior sample `outputs['z']`, per example [B]: the
     one-sample Monte-Carlo KL a prior without a closed form needs (the VampPrior; with two
-    stochastic layers log q(z1|x) q(z2|z1) - log p(z1|z2) p(z2))."""
+    stochastic layers log q(z1, z2|x) - log p(z1|z2) p(z2), `mean`/`logvar` and
+    `top_mean`/`top_logvar` being q's parameters for z1 and z2 under the model's proposal:
+    q(z1|x) q(z2|z1) bottom-up, q(z2|x) q(z1|z2,x) in the Ladder VAE)."""
     log_q = gaussians.log_diagonal_normal(outputs["z"], outputs["mean"], outputs["logvar"])
-    if model.prior_kind == "hierarchical":
+    if is_hierarchical(model):
         z_top = outputs["z_top"]
         return (log_q + gaussians.log_diagonal_normal(z_top, outputs["top_mean"],
                                                       outputs["top_logvar"])
