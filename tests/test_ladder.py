@@ -140,3 +140,10 @@ def test_ladder_population_equals_lone_runs_and_its_bounds_are_ordered(data_dir,
             - np.log(50)).mean()
     assert iwae > elbo + 3 * elbo_error
     assert member.encode(member.run.dataset.test_images[:4]).shape == (4, 4)
+    # Samples come from the hierarchical prior p(z2) p(z1 | z2), not from N(0, I) on z1.
+    z1 = member.model.apply({"params": member.params}, jax.random.key(5), 3,
+                            method="sample_prior")
+    np.testing.assert_allclose(member.sample(3, seed=5), member.decode(np.asarray(z1)),
+                               rtol=1e-5, atol=1e-6)  # jitted vs eager draws: float32 round-off
+    assert not np.allclose(member.sample(3, seed=5),
+                           member.decode(np.asarray(jax.random.normal(jax.random.key(5), (3, 4)))))

@@ -28,7 +28,7 @@ from vae_jax import hparams as hparams_lib
 from vae_jax import run as run_lib
 from vae_jax.errors import ConfigError, DataError
 from vae_jax.metrics import evaluators, per_example
-from vae_jax.report import logs
+from vae_jax.report import logs, member_figures
 from vae_jax.train import population as population_lib
 
 
@@ -136,10 +136,16 @@ class Member:
         return self.decode(self.encode(images))
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """Pixel means of n latents drawn from the prior N(0, I) with `seed` (for an AE, which
-        has no prior, the same draws show what its decoder makes of them)."""
-        z = jax.random.normal(jax.random.key(seed), (n, self.config.latents))
-        return self.decode(np.asarray(z))
+        """Pixel means of n latents drawn from the model's prior with `seed`: N(0, I), or a
+        learned prior's own sampler (VampPrior, two stochastic layers, Ladder), as the samples
+        figure draws them (for an AE, which has no prior, N(0, I) shows what its decoder makes
+        of such codes)."""
+        z = member_figures.prior_latents(self.model, self.params, jax.random.key(seed), n,
+                                         self.config.latents)
+        if z is None:
+            raise ConfigError(f"model {self.config.model!r} has no prior to sample (a VQ-VAE's "
+                            "codes need a separately trained prior); decode chosen codes instead")
+        return self.decode(z)
 
     def _chunked(self, fn, x: np.ndarray) -> np.ndarray:
         if not len(x):
