@@ -5,7 +5,8 @@ of M that divides N, unless config.mesh_members says otherwise) and splits each 
 "data" (the devices left). A lone model on N devices is thus data-parallel, a population of
 N members runs one member per device. The step stays one pure function: states are sharded
 P("members") on their leading member axis, the training images are replicated, and the
-batch drawn inside the epoch's scan is constrained to P("data") (`train.make_train_epoch`).
+batch drawn inside the epoch's scan is constrained to P("data") (`train.make_train_epoch`;
+host input sends its chunks split over "data" and constrains each batch the same way).
 
 On one device there is no mesh (`make_mesh` returns None) and every helper here leaves its
 arguments as they were, so a one-device run is bit-identical to one without this module.
@@ -68,6 +69,11 @@ def make_mesh(num_members: int, config) -> Mesh | None:
 def sharding(mesh: Mesh | None, *spec) -> NamedSharding | None:
     """NamedSharding(mesh, P(*spec)), or None without a mesh."""
     return None if mesh is None else NamedSharding(mesh, PartitionSpec(*spec))
+
+
+def device_processes(mesh: Mesh) -> np.ndarray:
+    """[members, data]: the process of each of the mesh's devices."""
+    return np.vectorize(lambda device: device.process_index, otypes=[int])(mesh.devices)
 
 
 def put(tree, target: NamedSharding):
