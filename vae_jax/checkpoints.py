@@ -143,7 +143,10 @@ class Checkpointer:
         self._options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=True, cleanup_tmp_directories=True)
         self.directory = os.path.abspath(directory)
-        self._manager = ocp.CheckpointManager(self.directory, options=self._options)
+        # The handler named up front: a fresh manager (a resumed run, load_trained) then reads
+        # a checkpoint's metadata before it has saved or restored anything itself.
+        self._manager = ocp.CheckpointManager(self.directory, options=self._options,
+                                              item_handlers=ocp.StandardCheckpointHandler())
 
     def __enter__(self) -> Checkpointer:
         return self
