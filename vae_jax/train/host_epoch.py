@@ -17,16 +17,19 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from vae_jax import data
 from vae_jax.data import host_input
+from vae_jax.train import grad_shards as grad_shards_lib
 from vae_jax.train import members
 from vae_jax.train import step as step_lib
 from vae_jax.train.schedules import Schedule
 
 
 def make_chunk_fn(loss_fn, tx, schedule: Schedule, *, dynamic_binarization: bool,
-                  member_map: str):
+                  member_map: str, grad_shards: int = 0):
     """-> chunk_fn(states, chunk uint8 [K, B, H, W, C], start, binarize_key, train_keys,
-    hparams) -> (states, per-step metrics [M, K]): steps start..start+K-1 of the epoch."""
-    step = functools.partial(step_lib.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
+    hparams) -> (states, per-step metrics [M, K]): steps start..start+K-1 of the epoch.
+    Chunks are not split over "data" devices: `grad_shards` groups all run on each device."""
+    step = functools.partial(step_lib.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule,
+                             grad_fn=grad_shards_lib.make_gradient(loss_fn, grad_shards))
 
     def chunk_fn(states, chunk, start, binarize_key, train_keys, hparams):
         def batch(j):
@@ -54,7 +57,7 @@ def _make_epoch_means(member_map: str):
 
 def make_host_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
                     dynamic_binarization: bool, member_map: str, chunk_steps: int = 16,
-                    prefetch: int = 2, mesh=None):
+                    prefetch: int = 2, mesh=None, grad_shards: int = 0):
     """-> epoch_fn(states, images, epoch, data_key, train_keys, hparams) -> (states, metrics),
     the signature of `make_train_epoch`'s, with `images` on the host (an array or memory map).
 
@@ -63,7 +66,8 @@ def make_host_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
     """
     chunk_fn = jax.jit(make_chunk_fn(loss_fn, tx, schedule,
                                      dynamic_binarization=dynamic_binarization,
-                                     member_map=member_map), donate_argnums=0)
+                                     member_map=member_map, grad_shards=grad_shards),
+                       donate_argnums=0)
     epoch_means = _make_epoch_means(member_map)
     sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec())
 
