@@ -13,6 +13,9 @@ over the leaves) and eval/nelbo of
 * a lone model data-parallel over 2, 4, ... devices against the same run on one device,
 * a 4-member population sharded one member per device, and members x data, against the same
   population on one device mapped member by member (which equals each member trained alone);
+* with fixed-order gradients (grad_shards=4, train/grad_shards.py), a lone model over 2 and 4
+  data devices against one device: `params_bitwise` and `metrics_bitwise` (every train/ and
+  eval/ value of every epoch) should both be true;
 `throughput`: images/s of the real training path (run.train_and_evaluate, last epoch, compile
 excluded) on one device and data-parallel on all, a population of 8 MLP members vmapped over
 all devices against one member trained after another, and the importance-sampled NLL's test
@@ -58,7 +61,8 @@ def _config(base, **overrides):
 
 
 def _train(config, mesh_members: int, mesh_data: int, member_map: str = "auto"):
-    """(final params as numpy, {(member, epoch): eval/nelbo}, last epoch's images/s)."""
+    """(final params as numpy, {(member, epoch): eval/nelbo}, last epoch's images/s,
+    {(member, epoch): {name: value}} of the train/ and eval/ metrics)."""
     config = config.copy_and_resolve_references()
     config.mesh_members, config.mesh_data, config.member_map = mesh_members, mesh_data, member_map
     with tempfile.TemporaryDirectory() as workdir:
@@ -67,17 +71,21 @@ def _train(config, mesh_members: int, mesh_data: int, member_map: str = "auto"):
         params = jax.tree.map(np.asarray, mesh_lib.to_host(states.params))
         records = logs.read_metrics(workdir)
     nelbo = {(r["member"], r["epoch"]): r["eval/nelbo"] for r in records}
-    return params, nelbo, records[-1]["perf/images_per_second"]
+    metrics = {(r["member"], r["epoch"]): {k: v for k, v in r.items()
+                                           if k.startswith(("train/", "eval/"))}
+               for r in records}
+    return params, nelbo, records[-1]["perf/images_per_second"], metrics
 
 
 def _compare(run_a, reference) -> dict:
-    (params, nelbo, _), (params_ref, nelbo_ref, _) = run_a, reference
+    (params, nelbo, _, metrics), (params_ref, nelbo_ref, _, metrics_ref) = run_a, reference
     diffs = [float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-30))
              for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(params_ref), strict=True)]
     bitwise = all(np.array_equal(a, b) for a, b in
                   zip(jax.tree.leaves(params), jax.tree.leaves(params_ref), strict=True))
     return {"params_max_rel_diff": max(diffs), "params_bitwise": bitwise,
-            "eval_nelbo_max_abs_diff": max(abs(nelbo[k] - nelbo_ref[k]) for k in nelbo_ref)}
+            "eval_nelbo_max_abs_diff": max(abs(nelbo[k] - nelbo_ref[k]) for k in nelbo_ref),
+            "metrics_bitwise": metrics == metrics_ref}
 
 
 def exactness(devices: int) -> dict:
@@ -99,6 +107,12 @@ def exactness(devices: int) -> dict:
         if devices >= 4:
             out[f"population_4_members_2x{devices // 2}_vs_1"] = _compare(
                 _train(population, 2, devices // 2), members_reference)
+    if devices >= 2:
+        fixed = _config(test_config, grad_shards=4, **steps)
+        fixed_reference = _train(fixed, 1, 1)
+        for data_devices in (d for d in (2, 4) if d <= devices):
+            out[f"fixed_order_{data_devices}_vs_1"] = _compare(_train(fixed, 1, data_devices),
+                                                               fixed_reference)
     return out
 
 

@@ -24,6 +24,9 @@ vae_jax):
 * host_vs_device (`--only=host`): the real path with --config.input=host (the training set
   streamed from the host by grain, data/host_input.py) against --config.input=device, each
   repeat timing both back to back. Target >= 0.8.
+* grad_shards_{2,4,8}_vs_off (`--only=grad_shards`): the bare epoch with fixed-order gradients
+  (train/grad_shards.py) against the plain one on one device: what the same bits on any
+  number of devices cost where there is only one.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ flags.DEFINE_string("out", None, "JSON file for the figures and ratios.")
 flags.DEFINE_string("data_dir", "", "IDX folder (default $VAE_JAX_DATA_DIR).")
 flags.DEFINE_integer("repeats", 3, "Repeats of each measurement; medians are reported.")
 flags.DEFINE_list("only", ["training", "population", "nll"],
-                  "Which groups to measure: training, population, nll, host.")
+                  "Which groups to measure: training, population, nll, host, grad_shards.")
 flags.DEFINE_list("population_sizes", ["8", "32"], "Population sizes to compare.")
 flags.DEFINE_string("member_map", "auto",
                     "How populations map members: auto | vmap | map | chunked | unrolled.")
@@ -94,7 +97,8 @@ def epoch_runner(config, dataset, members: list):
     states, keys, hparams, _ = run.init_population(setup, pop, dataset)
     epoch_fn = jax.jit(train.make_train_epoch(
         setup.loss_fn, setup.tx, setup.schedule, batch_size=config.batch_size,
-        dynamic_binarization=True, member_map=setup.member_map), donate_argnums=0)
+        dynamic_binarization=True, member_map=setup.member_map,
+        grad_shards=config.grad_shards), donate_argnums=0)
     images = jax.device_put(dataset.train_images)
     data_key = jax.random.key(0)
     state = {"states": states, "epoch": 0}
@@ -165,6 +169,27 @@ def measure_host(results: dict) -> None:
     results["host_vs_device"] = statistics.median(results["host_vs_device_per_repeat"])
 
 
+# ---------------------------------------------------------------------------------- grad_shards
+def measure_grad_shards(results: dict) -> None:
+    """grad_shards_{2,4,8}_vs_off: bare epochs of configs/vae.py (100 steps) with fixed-order
+    gradients (train/grad_shards.py) against plain ones on one device, timed back to back."""
+    config = mnist_config(num_train=12_800)
+    dataset = data.load(config)
+    runners = {}
+    for shards in (0, 2, 4, 8):
+        shard_config = mnist_config(num_train=12_800, grad_shards=shards)
+        runners[shards] = epoch_runner(shard_config, dataset, [shard_config])
+    rates = {shards: [] for shards in runners}
+    for _ in range(FLAGS.repeats):
+        for shards, (one_epoch, images) in runners.items():
+            rates[shards].append(images / one_epoch())
+    results["grad_shards_images_per_second"] = {
+        str(shards): statistics.median(r) for shards, r in rates.items()}
+    for shards in (2, 4, 8):
+        results[f"grad_shards_{shards}_vs_off"] = statistics.median(
+            a / b for a, b in zip(rates[shards], rates[0], strict=True))
+
+
 # ------------------------------------------------------------------------------------ population
 def measure_population(results: dict) -> None:
     betas = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 0.25, 3.0]
@@ -202,7 +227,7 @@ def main(argv):
     results = {"backend": jax.default_backend(), "devices": len(jax.devices()),
                "cpu_count": os.cpu_count(), "repeats": FLAGS.repeats}
     groups = {"training": measure_training, "population": measure_population,
-              "host": measure_host}
+              "host": measure_host, "grad_shards": measure_grad_shards}
     if "nll" in FLAGS.only:
         from experiments import nll_benchmark  # noqa: PLC0415 - needs pythae only if asked
 

@@ -189,12 +189,20 @@ def test_population_over_two_processes_equals_one_process(tmp_path):
                                rtol=1e-6)
 
 
+def _records(workdir) -> dict:
+    """{(member, epoch): {name: value}} of every train/ and eval/ metric in metrics.jsonl."""
+    return {(r["member"], r["epoch"]): {k: v for k, v in r.items()
+                                        if k.startswith(("train/", "eval/"))}
+            for r in logs.read_metrics(workdir)}
+
+
 @pytest.mark.slow
 @pytest.mark.real_data
 def test_data_parallel_two_processes_equals_one_device_and_resumes_after_a_kill(tmp_path):
     """A lone model data-parallel over 2 processes x 2 devices ends at the one-device run's
-    numbers (round-off); killing one process mid-run stops the other within 60 s naming it;
-    relaunching both resumes and ends where the uninterrupted run ended."""
+    numbers (round-off). With grad_shards=4 (fixed-order gradients): killing one process
+    mid-run stops the other within 60 s naming it, and relaunching both resumes and ends
+    with the one-device run's state and metrics bit for bit."""
     one = _launch(tmp_path / "one")
     _ok(tmp_path / "one", one)
     straight = _launch(tmp_path / "straight", processes=2, devices=2)
@@ -207,9 +215,13 @@ def test_data_parallel_two_processes_equals_one_device_and_resumes_after_a_kill(
     np.testing.assert_allclose(list(got.values()), list(expected.values()),
                                atol=NELBO_TOLERANCE)
 
-    # Interrupted: process 1 dies after the first checkpoint, while both train.
+    # The same with fixed-order gradients, one device, and interrupted: process 1 dies after
+    # the first checkpoint, while both train.
+    fixed = ("--config.grad_shards=4",)
+    one_fixed = _launch(tmp_path / "one_fixed", *fixed)
+    _ok(tmp_path / "one_fixed", one_fixed)
     workdir = tmp_path / "killed"
-    killed = _launch(workdir, "--config.checkpoint_every=1", processes=2, devices=2)
+    killed = _launch(workdir, *fixed, "--config.checkpoint_every=1", processes=2, devices=2)
     first = workdir / "checkpoints" / "main" / "1"
     deadline = time.monotonic() + TIMEOUT
     while not first.exists() and time.monotonic() < deadline and killed[0][0].poll() is None:
@@ -227,13 +239,21 @@ def test_data_parallel_two_processes_equals_one_device_and_resumes_after_a_kill(
 
     assert not (workdir / "checkpoints" / "main" / "30").exists()  # killed mid-run
 
-    # Relaunched: resumes and ends at the straight run's numbers (the same programs).
-    resumed = _launch(workdir, processes=2, devices=2, tag="resumed")
+    # Relaunched: resumes and ends with the one-device run's bits: parameters, Adam moments,
+    # and every epoch's train/ and eval/ metrics.
+    resumed = _launch(workdir, *fixed, processes=2, devices=2, tag="resumed")
     codes = _wait(workdir, resumed)
     assert codes == [0, 0], _log_text(workdir, 0, "resumed")[-3000:]
-    final = _final_states(workdir)["main"]
-    assert _max_relative_difference(final.params, parallel.params) <= 1e-6
-    np.testing.assert_allclose(_eval_records(workdir)[(0, 30)], got[(0, 30)], rtol=1e-6)
+    import jax
+
+    final, alone = _final_states(workdir)["main"], _final_states(tmp_path / "one_fixed")["main"]
+    jax.tree.map(np.testing.assert_array_equal, final, alone)
+    records, alone_records = _records(workdir), _records(tmp_path / "one_fixed")
+    assert sorted(records) == [(0, epoch) for epoch in range(1, 31)]
+    for key, expected in alone_records.items():
+        assert sorted(records[key]) == sorted(expected), key
+        for name, value in expected.items():
+            np.testing.assert_array_equal(records[key][name], value, err_msg=f"{key} {name}")
 
 
 def test_slurm_script_parses():
@@ -260,10 +280,17 @@ def test_device_check_on_four_cpu_devices(tmp_path):
     assert checks["devices"] == 4
     exactness = checks["exactness"]
     compared = [k for k in exactness if k != "lone_steps"]
+    fixed_order = ["fixed_order_2_vs_1", "fixed_order_4_vs_1"]
     assert compared == ["data_parallel_2_vs_1", "data_parallel_4_vs_1",
-                        "population_4_members_4x1_vs_1", "population_4_members_2x2_vs_1"]
+                        "population_4_members_4x1_vs_1", "population_4_members_2x2_vs_1",
+                        *fixed_order]
     for name in compared:
         assert exactness[name]["params_max_rel_diff"] <= PARAM_TOLERANCE, name
         assert exactness[name]["eval_nelbo_max_abs_diff"] <= NELBO_TOLERANCE, name
     # Splitting the batch changes the summation order: never bitwise.
     assert exactness["data_parallel_4_vs_1"]["params_max_rel_diff"] > 0
+    # ... unless the gradient is summed in a fixed order (grad_shards=4): every parameter and
+    # every train/ and eval/ metric of every epoch, on 1, 2 and 4 data devices.
+    for name in fixed_order:
+        assert exactness[name]["params_bitwise"], exactness[name]
+        assert exactness[name]["metrics_bitwise"], exactness[name]

@@ -11,6 +11,7 @@ from configs import vae as vae_config
 from vae_jax import checkpoints, hparams, models, objectives, run, train
 from vae_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
 from vae_jax.report import logs
+from vae_jax.train import grad_shards
 
 pytestmark = pytest.mark.real_data
 
@@ -36,6 +37,22 @@ def test_one_step_gives_finite_values_and_moves_the_parameters():
     moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), state.params, new.params)
     assert all(v > 0 for v in jax.tree.leaves(moved))
     assert float(metrics["nelbo"]) == pytest.approx(float(metrics["recon"] + metrics["kl"]))
+
+
+def test_grad_shards_average_the_groups_gradients_in_a_fixed_order():
+    """grad_shards=4: group g's gradient is the plain one of rows 4g..4g+3 with key
+    fold_in(key, g); the step takes their mean (summed g = 0, 1, 2, 3)."""
+    config, model, tx, loss_fn = small_setup()
+    params = train.create_state(jax.random.key(0), model, tx, (28, 28, 1)).params
+    x = (jax.random.uniform(jax.random.key(1), (16, 28, 28, 1)) > 0.7).astype(jnp.float32)
+    h = hparams.from_config(config)
+    grads, metrics = jax.jit(grad_shards.make_gradient(loss_fn, 4))(
+        params, x, jax.random.key(2), h, 0)
+    plain = jax.jit(jax.grad(loss_fn, has_aux=True))
+    groups = [plain(params, x[4 * g:4 * g + 4], jax.random.fold_in(jax.random.key(2), g), h, 0)
+              for g in range(4)]
+    expected = jax.tree.map(lambda *a: sum(a) / 4, *groups)
+    chex.assert_trees_all_close((grads, metrics), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_schedules():
@@ -186,7 +203,8 @@ def test_a_params_only_final_checkpoint_is_smaller_restores_and_refuses_extensio
     small = run.train_and_evaluate(tiny_config, str(tmp_path / "small"))
     assert without_timings(small["main"]) == without_timings(full["main"])
     # Adam's two moments are as big as the parameters: the checkpoint keeps about a third.
-    assert _size(tmp_path / "small" / "checkpoints") < 0.4 * _size(tmp_path / "full" / "checkpoints")
+    assert (_size(tmp_path / "small" / "checkpoints")
+            < 0.4 * _size(tmp_path / "full" / "checkpoints"))
     jax.tree.map(np.testing.assert_array_equal,
                  _final_params(str(tmp_path / "full"), tiny_config).params,
                  _final_params(str(tmp_path / "small"), tiny_config).params)

@@ -78,6 +78,10 @@ BAD_INPUTS = [
     (["--config.architecture=conv", "--config.output_bias_init=data_mean"], "output_bias_init"),
     (["--config.adam_b1=1.0"], "config.adam_b1"),
     (["--config.evals=('elbo', 'anomaly')"], "exclude_train_labels"),
+    (["--config.grad_shards=3"], "grad_shards=3 does not divide batch_size=64"),
+    (["--config.grad_shards=4", "--config.mesh_data=8"], "do not split over mesh_data=8"),
+    (["--config.grad_shards=4", "--config.objective=tcvae"], "objective tcvae estimates"),
+    (["--config.grad_shards=4", "--config.sweep.free_bits=(0.0, 0.5)"], "free_bits=0.5 acts"),
     ([], "workdir"),  # no --workdir: the flag is named
     (["--bogus_flag=1"], "bogus_flag"),
 ]

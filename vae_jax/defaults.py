@@ -133,6 +133,8 @@ def base_config() -> ml_collections.ConfigDict:
     # of the member count that divides the device count), the remaining devices split batches.
     config.mesh_members = 0  # devices along the member axis
     config.mesh_data = 0  # devices each batch is split over (data parallel)
+    # Fixed-order gradients (docs/scaling.md): the same bits on any number of data devices.
+    config.grad_shards = 0  # groups per batch, gradients summed in a fixed order; 0 = off
 
     # Evaluation, logging, checkpoints.
     config.eval_every = 1  # epochs

@@ -44,6 +44,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
         raise ConfigError("--workdir is required: it receives the config, checkpoints and logs")
     os.makedirs(workdir, exist_ok=True)
     populations = population_lib.split(config)  # validates the sweep before anything is written
+    for population in populations:  # and the mesh: devices, batch and grad_shards splits
+        mesh_lib.make_mesh(population.size, population.static_config)
     with workdir_lock.hold(workdir):  # a second run on this workdir refuses
         checkpoints.check_or_write_config(workdir, config, write=distributed.is_primary())
         dataset = data.load(config)
@@ -114,7 +116,8 @@ def _compile(setup: Setup, dataset: data.Dataset, mesh, input_mode: str = "devic
     epoch_options = dict(
         batch_size=config.batch_size,
         dynamic_binarization=config.binarization == "dynamic"
-        and config.dataset != "binarized_mnist", member_map=setup.member_map)
+        and config.dataset != "binarized_mnist", member_map=setup.member_map,
+        grad_shards=config.grad_shards)
     if input_mode == "host":
         epoch_fn = host_epoch.make_host_epoch(
             setup.loss_fn, setup.tx, setup.schedule, chunk_steps=config.host_chunk_steps,

@@ -159,6 +159,7 @@ FIELD_RULES: dict[str, Rule] = {
     "memory_limit_gb": _NONNEGATIVE,
     "mesh_members": _COUNT,  # 0 = automatic
     "mesh_data": _COUNT,
+    "grad_shards": _COUNT,  # 0 = off
     # Evaluation, logging, checkpoints.
     "eval_every": _POSITIVE_INT,
     "eval_batch_size": _POSITIVE_INT,

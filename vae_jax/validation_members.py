@@ -16,6 +16,7 @@ from vae_jax.data import sprites
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators
 from vae_jax.objectives import losses
+from vae_jax.train import grad_shards
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,7 @@ def check_member(config) -> dict[str, str]:
     facts = DATASET_FACTS.get(config.dataset, _UNKNOWN)
     _check_model(config, facts)
     _check_data(config, facts)
+    _check_grad_shards(config, objective)
     for name in tuple(config.evals) + tuple(config.final_evals):
         _check_evaluator(name, config, facts)
     return ignored_fields(config, objective)
@@ -111,6 +113,35 @@ def _check_data(config, facts: DatasetFacts) -> None:
         if config.batch_size > size:
             raise ConfigError(f"batch_size={config.batch_size} exceeds the {size} training "
                               "examples; lower --config.batch_size (or raise num_train)")
+
+
+def _check_grad_shards(config, objective: str) -> None:
+    """grad_shards splits each batch into groups of their own (train/grad_shards.py): the batch
+    and the data devices must split evenly, and the loss must be a mean over examples."""
+    shards = config.grad_shards
+    if not shards:
+        return
+    if config.batch_size % shards:
+        raise ConfigError(f"grad_shards={shards} does not divide batch_size="
+                          f"{config.batch_size}; choose a divisor (--config.grad_shards=...)")
+    if config.mesh_data and shards % config.mesh_data:
+        raise ConfigError(f"grad_shards={shards} groups do not split over mesh_data="
+                          f"{config.mesh_data} devices; choose a multiple of mesh_data")
+    off = "set --config.grad_shards=0 (data-parallel gradients then agree to round-off only)"
+    if objective in grad_shards.BATCH_OBJECTIVES:
+        raise ConfigError(f"objective {objective} estimates its loss from the statistics of "
+                          f"the whole batch; grad_shards={shards} would make each group of "
+                          f"{config.batch_size // shards} its own batch, another objective: "
+                          f"{off}")
+    if config.model == "vq_vae" and config.vq_ema:
+        raise ConfigError(f"vq_ema moves the codebook by the whole batch's code statistics, "
+                          f"which grad_shards={shards} splits into groups: {off}, or "
+                          "--config.vq_ema=False")
+    for name in grad_shards.BATCH_HPARAMS:  # the ELBO's KL schedules (objectives.kl_loss)
+        if objective == "elbo" and config[name]:
+            raise ConfigError(f"{name}={config[name]} acts on the batch-mean KL of each "
+                              f"latent, which grad_shards={shards} splits into groups: {off}, "
+                              f"or --config.{name}=0")
 
 
 def _check_evaluator(name: str, config, facts: DatasetFacts) -> None:

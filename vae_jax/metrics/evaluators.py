@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 
@@ -79,8 +81,9 @@ def make_jitted_eval(setup, names: tuple[str, ...], batch_sharding=None):
     """-> eval_fn(params [M,...], eval_keys [M], hparams [M], images [N,...]) -> per-example
     scores {'recon': [M, N], 'kl', 'nelbo' (VAE), 'nll', 'psnr_noisy', 'psnr_denoised' (if
     asked)}; `summarize` averages them. `batch_sharding` (a mesh's P("data")) splits each
-    chunk of images over the data devices."""
+    chunk of images over the data devices (under grad_shards: whole chunks per device)."""
     config = setup.config
+    batch_sharding, over_images = _chunks_over_devices(config, batch_sharding)
     terms = _on_sharded_chunks(
         per_example.make_elbo_terms(setup.model, setup.log_likelihood, config.model),
         batch_sharding)
@@ -90,23 +93,21 @@ def make_jitted_eval(setup, names: tuple[str, ...], batch_sharding=None):
     noise_key = per_example.denoising_noise_key(config.data_seed)
 
     def one_member(params, key, hparams, images):
-        scores = per_example.over_images(terms, params, images, key, config.eval_batch_size)
+        scores = over_images(terms, params, images, key, config.eval_batch_size)
         if nll is not None:
             # Fewer images at a time: each carries nll_chunk decoded samples.
-            scores |= per_example.over_images(nll, params, images, key,
-                                              config.nll_batch_size)
+            scores |= over_images(nll, params, images, key, config.nll_batch_size)
         if "denoising" in names:
             denoise = _on_sharded_chunks(per_example.make_denoising_psnr(
                 setup.model, config.corruption, hparams.noise_level), batch_sharding)
-            scores |= per_example.over_images(denoise, params, images,
-                                              jax.random.clone(noise_key),
-                                              config.eval_batch_size)
+            scores |= over_images(denoise, params, images, jax.random.clone(noise_key),
+                                  config.eval_batch_size)
         if config.likelihood in objectives.DISCRETIZED:  # bits per dimension: eval/bpd, nll_bpd
             scores |= {f"{k}_bpd" if k == "nll" else "bpd": objectives.bits_per_dim(
                 scores[k], setup.model.image_shape) for k in ("nelbo", "nll") if k in scores}
         if "codebook" in names:  # whole-test-set usage counts [K], and the per-example mse
-            usage = per_example.over_images(codebook.make_usage(setup.model, config.codebook_size),
-                                            params, images, None, config.eval_batch_size)
+            usage = over_images(codebook.make_usage(setup.model, config.codebook_size),
+                                params, images, None, config.eval_batch_size)
             scores |= dict(mse=usage["mse"], code_counts=usage["code_counts"].sum(axis=0))
         return {k: v for k, v in scores.items() if v.ndim == 1}  # codes stay on device
 
@@ -148,6 +149,15 @@ def probe_train_images(dataset: data.Dataset, config) -> np.ndarray:
     return images
 
 
+def _chunks_over_devices(config, batch_sharding):
+    """(batch_sharding, over_images) of an evaluation: each chunk split over the data devices,
+    or, under grad_shards, whole chunks per device (`per_example.over_images`' mesh), so
+    that evaluation too gives the same bits on any number of devices."""
+    if batch_sharding is None or not config.get("grad_shards", 0):
+        return batch_sharding, per_example.over_images
+    return None, functools.partial(per_example.over_images, mesh=batch_sharding.mesh)
+
+
 def _on_sharded_chunks(fn, batch_sharding):
     """A per-example evaluator whose chunk of images is split over the data devices."""
     if batch_sharding is None:
@@ -157,11 +167,11 @@ def _on_sharded_chunks(fn, batch_sharding):
 
 def make_population_encoder(setup, batch_sharding=None):
     """-> encode(params [M,...], images uint8 [N,...]) -> codes [M, N, latents]."""
+    batch_sharding, over_images = _chunks_over_devices(setup.config, batch_sharding)
     codes = _on_sharded_chunks(per_example.make_codes(setup.model), batch_sharding)
 
     def codes_of(params, images):
-        return per_example.over_images(codes, params, images, None, setup.config.eval_batch_size)[
-            "code"]
+        return over_images(codes, params, images, None, setup.config.eval_batch_size)["code"]
 
     def encode(params, images):
         return train.map_members(codes_of, setup.member_map, (images,))(params)

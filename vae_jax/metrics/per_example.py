@@ -13,6 +13,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 
 from vae_jax import data, objectives
 from vae_jax.data import corruption
@@ -99,25 +100,40 @@ def encode_images(model, params, images: np.ndarray, chunk_size: int = 1000) -> 
 
 
 def over_images(fn: PerExample, params, images: jax.Array, key: jax.Array | None,
-                chunk_size: int) -> dict[str, jax.Array]:
+                chunk_size: int, mesh: Mesh | None = None) -> dict[str, jax.Array]:
     """Applies `fn` to all `images` (uint8 [N,H,W,C]) in chunks; returns [N, ...] arrays.
 
     Chunk c draws its noise from fold_in(key, c), so results do not depend on anything but
     the key and the chunk size. A deterministic `fn` takes key=None.
+
+    `mesh` (grad_shards runs, train/grad_shards.py): whole chunks are spread over its "data"
+    devices (their count padded to a multiple of them), each device mapping over its own, so
+    that every chunk runs exactly as on one device; splitting a chunk's rows over the devices
+    instead rounds some values differently (XLA:CPU's matmul kernel depends on the rows).
     """
     num = images.shape[0]
     chunk_size = min(chunk_size, num)
+    devices = 1 if mesh is None else mesh.shape["data"]
     num_chunks = -(-num // chunk_size)
+    num_chunks = -(-num_chunks // devices) * devices
     pad = num_chunks * chunk_size - num
     padded = jnp.concatenate([images, jnp.zeros((pad, *images.shape[1:]), images.dtype)])
     chunks = padded.reshape(num_chunks, chunk_size, *images.shape[1:])
 
-    def one_chunk(args):
-        index, chunk = args
-        chunk_key = None if key is None else jax.random.fold_in(key, index)
-        return fn(params, data.to_float(chunk, None), chunk_key)
+    def chunks_of(params, indices, chunks):
+        def one_chunk(args):
+            index, chunk = args
+            chunk_key = None if key is None else jax.random.fold_in(key, index)
+            return fn(params, data.to_float(chunk, None), chunk_key)
 
-    out = jax.lax.map(one_chunk, (jnp.arange(num_chunks), chunks))
+        return jax.lax.map(one_chunk, (indices, chunks))
+
+    if devices > 1:
+        shared, data_axis = PartitionSpec(), PartitionSpec("data")
+        chunks_of = jax.shard_map(chunks_of, mesh=mesh, axis_names=frozenset({"data"}),
+                                  in_specs=(shared, data_axis, data_axis), out_specs=data_axis,
+                                  check_vma=False)
+    out = chunks_of(params, jnp.arange(num_chunks), chunks)
     return jax.tree.map(lambda v: v.reshape(num_chunks * chunk_size, *v.shape[2:])[:num], out)
 
 

@@ -20,6 +20,7 @@ from jax.sharding import PartitionSpec
 
 from vae_jax import data
 from vae_jax.data import host_input
+from vae_jax.train import grad_shards as grad_shards_lib
 from vae_jax.train import members
 from vae_jax.train import mesh as mesh_lib
 from vae_jax.train import step as step_lib
@@ -27,11 +28,15 @@ from vae_jax.train.schedules import Schedule
 
 
 def make_chunk_fn(loss_fn, tx, schedule: Schedule, *, dynamic_binarization: bool,
-                  member_map: str, batch_sharding=None):
+                  member_map: str, batch_sharding=None, grad_shards: int = 0):
     """-> chunk_fn(states, chunk uint8 [K, B, H, W, C], start, binarize_key, train_keys,
     hparams) -> (states, per-step metrics [M, K]): steps start..start+K-1 of the epoch.
-    `batch_sharding` (a mesh's P("data")) constrains each batch as `make_train_epoch` does."""
-    step = functools.partial(step_lib.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
+    `batch_sharding` (a mesh's P("data")) constrains each batch and `grad_shards` > 0 sums
+    the gradient in a fixed order, as `make_train_epoch` does."""
+    grad_fn = grad_shards_lib.make_gradient(
+        loss_fn, grad_shards, None if batch_sharding is None else batch_sharding.mesh)
+    step = functools.partial(step_lib.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule,
+                             grad_fn=grad_fn)
 
     def chunk_fn(states, chunk, start, binarize_key, train_keys, hparams):
         def batch(j):
@@ -59,7 +64,7 @@ def _make_epoch_means(member_map: str, mesh):
 
 def make_host_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
                     dynamic_binarization: bool, member_map: str, chunk_steps: int = 16,
-                    prefetch: int = 2, mesh=None):
+                    prefetch: int = 2, mesh=None, grad_shards: int = 0):
     """-> epoch_fn(states, images, epoch, data_key, train_keys, hparams) -> (states, metrics),
     the signature of `make_train_epoch`'s, with `images` on the host (an array or memory map).
 
@@ -70,7 +75,8 @@ def make_host_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
     batch_sharding = mesh_lib.sharding(mesh, "data")
     chunk_fn = mesh_lib.jit(make_chunk_fn(loss_fn, tx, schedule,
                                           dynamic_binarization=dynamic_binarization,
-                                          member_map=member_map, batch_sharding=batch_sharding),
+                                          member_map=member_map, batch_sharding=batch_sharding,
+                                          grad_shards=grad_shards),
                             mesh, (PartitionSpec("members"), PartitionSpec()), donate_argnums=0)
     epoch_means = _make_epoch_means(member_map, mesh)
     chunk_sharding = mesh_lib.sharding(mesh, None, "data")

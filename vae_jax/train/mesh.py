@@ -63,6 +63,11 @@ def make_mesh(num_members: int, config) -> Mesh | None:
     if config.batch_size % data:
         raise ConfigError(f"batch_size={config.batch_size} does not split over {data} data "
                           "devices; choose a multiple or another --config.mesh_data")
+    shards = config.get("grad_shards", 0)  # absent from workdirs made before it existed
+    if shards and shards % data:
+        raise ConfigError(f"grad_shards={shards} groups do not split over {data} data devices; "
+                          f"choose a multiple of {data} or a --config.mesh_data that divides "
+                          f"{shards}")
     return Mesh(np.array(devices[: members * data]).reshape(members, data), AXES)
 
 

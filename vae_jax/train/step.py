@@ -22,6 +22,7 @@ import optax
 from vae_jax import data
 from vae_jax.errors import ConfigError
 from vae_jax.hparams import Hparams
+from vae_jax.train import grad_shards as grad_shards_lib
 from vae_jax.train import members, mesh
 from vae_jax.train.members import member, stack_members
 from vae_jax.train.schedules import Schedule
@@ -81,14 +82,17 @@ def set_output_bias(params: dict, output_bias: jax.Array) -> dict:
 
 
 def train_step(state: TrainState, x: jax.Array, key: jax.Array, hparams: Hparams, *,
-               loss_fn, tx, schedule: Schedule) -> tuple[TrainState, dict[str, jax.Array]]:
+               loss_fn, tx, schedule: Schedule,
+               grad_fn=None) -> tuple[TrainState, dict[str, jax.Array]]:
     """One gradient step of one member. `key` is the member's train key; the step's own key is
     `fold_in(key, step)`, so no key is carried and a resumed run draws the same keys.
+    `grad_fn` (params, x, key, hparams, step) -> (grads, metrics) replaces the plain
+    `jax.grad(loss_fn)`, e.g. by the fixed-order gradient of `grad_shards.make_gradient`.
 
     A member whose loss is not finite is frozen instead (see `TrainState`)."""
     step_key = jax.random.fold_in(key, state.step)
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x, step_key, hparams,
-                                                     state.step)
+    grad_fn = grad_fn or jax.grad(loss_fn, has_aux=True)
+    grads, metrics = grad_fn(state.params, x, step_key, hparams, state.step)
     # Parameters a loss sets rather than trains (a VQ-VAE's EMA codebook): they get zero
     # gradients, so Adam leaves them unchanged, and are replaced after the step.
     state_updates = metrics.pop("state_updates", {})
@@ -123,16 +127,20 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 
 
 def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
-                     dynamic_binarization: bool, member_map: str, batch_sharding=None):
+                     dynamic_binarization: bool, member_map: str, batch_sharding=None,
+                     grad_shards: int = 0):
     """-> epoch_fn(states, images, epoch, data_key, train_keys, hparams) -> (states, metrics).
 
     `images` are the device-resident uint8 training images. The permutation of the epoch is
     drawn from `fold_in(data_key, epoch)`, the binarisation of step t from `fold_in(., t)`.
     Returned metrics are per member, averaged over the epoch's steps. `batch_sharding`
-    (a mesh's P("data"), see train.mesh) splits each batch over the data devices.
+    (a mesh's P("data"), see train.mesh) splits each batch over the data devices;
+    `grad_shards` > 0 sums the gradient in a fixed order (train/grad_shards.py).
     """
-
-    step = functools.partial(train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
+    grad_fn = grad_shards_lib.make_gradient(
+        loss_fn, grad_shards, None if batch_sharding is None else batch_sharding.mesh)
+    step = functools.partial(train_step, loss_fn=loss_fn, tx=tx, schedule=schedule,
+                             grad_fn=grad_fn)
 
     def epoch_fn(states, images, epoch, data_key, train_keys, hparams):
         num_steps = steps_per_epoch(images.shape[0], batch_size)
