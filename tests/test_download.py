@@ -44,6 +44,19 @@ def test_download_from_a_mirror_is_checked_cached_and_reused(tmp_path, data_dir)
     np.testing.assert_array_equal(again.train_images, expected.train_images)
 
 
+def test_the_published_md5_or_the_content_sha256_admits_a_file(data_dir):
+    # Our Fashion-MNIST label files are the published ones byte for byte (MD5); our MNIST
+    # files were re-compressed, so their content's SHA-256 admits them.
+    for name in ("fashion_mnist", "mnist"):
+        for stem in download.FILES:
+            download.check_file(os.path.join(data_dir, name, stem + ".gz"), name, stem)
+    labels = os.path.join(data_dir, "fashion_mnist", "t10k-labels-idx1-ubyte.gz")
+    assert download._md5(labels) == download.PUBLISHED_MD5["fashion_mnist"][
+        "t10k-labels-idx1-ubyte"]
+    with pytest.raises(DataError, match="neither"):  # another dataset's file
+        download.check_file(labels, "mnist", "t10k-labels-idx1-ubyte")
+
+
 def test_a_relative_file_url_is_refused_with_the_fix(tmp_path):
     with pytest.raises(DataError, match="absolute path"):
         download.base_url(_config(tmp_path, "file://../shared/data/{dataset}/"), "mnist")
@@ -60,7 +73,7 @@ def test_a_damaged_download_fails_its_checksum_and_caches_nothing(tmp_path, data
     with gzip.open(labels, "wb") as f:
         f.write(bytes(content))
     config = _config(tmp_path, f"file://{mirror}/")
-    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: SHA-256"):
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: neither the published MD5"):
         data.load(config)
     assert os.listdir(download.cached_dir(config, "mnist")) == []
 

@@ -2,9 +2,11 @@
 files are downloaded once into `<cache dir>/idx/<dataset>/`, checked, and used from there (as
 keras.datasets and torchvision do).
 
-Check: the SHA-256 of each file's uncompressed content against the known sums (those of
-../shared/data/README.md), so a mirror that re-gzips the same data still passes and a damaged
-or different file fails; nothing is cached unless all four pass. Source: `config.download_url`,
+Check: a file passes when its bytes have the MD5 published with the dataset (the sums
+torchvision and the Fashion-MNIST README give for the original .gz files), or when its
+uncompressed content has the SHA-256 of the real data (our copies' in ../shared/data, whose
+.gz files were re-compressed: a mirror that re-gzips the same data still passes). A damaged or
+different file fails both; nothing is cached unless all four pass. Source: `config.download_url`,
 else $VAE_JAX_DOWNLOAD_URL, else the dataset's public mirror; a `{dataset}` in the URL is
 replaced by the dataset's name (`file:///mirror/{dataset}/` serves a folder per dataset).
 Offline, the short timeout fails fast and the caller keeps its "no data" error.
@@ -33,6 +35,16 @@ URLS = {
 }
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
          "t10k-labels-idx1-ubyte")
+PUBLISHED_MD5 = {  # of the original .gz files, in the order of FILES
+    "mnist": dict(zip(FILES, (
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+        "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c",
+    ), strict=True)),
+    "fashion_mnist": dict(zip(FILES, (
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+        "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310",
+    ), strict=True)),
+}
 SHA256 = {  # of the uncompressed IDX files, in the order of FILES
     "mnist": dict(zip(FILES, (
         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -74,6 +86,26 @@ def _fetch(url: str, path: str) -> None:
         raise DataError(f"could not download {url} ({e})") from e
 
 
+def _md5(path: str) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_file(path: str, name: str, stem: str) -> None:
+    """Raises DataError unless the .gz at `path` is `name`'s file `stem` (module doc)."""
+    if _md5(path) == PUBLISHED_MD5[name][stem]:
+        return
+    got, expected = _uncompressed_sha256(path), SHA256[name][stem]
+    if got != expected:
+        raise DataError(
+            f"{stem}.gz: neither the published MD5 of the file ({PUBLISHED_MD5[name][stem]}) "
+            f"nor the SHA-256 of its content (expected {expected}, got {got}) matches; the "
+            "download is damaged or not the published file")
+
+
 def _uncompressed_sha256(path: str) -> str:
     digest = hashlib.sha256()
     try:
@@ -91,16 +123,15 @@ def download(config, name: str) -> str:
         raise DataError(f"no download source for dataset {name!r}")
     target, url = cached_dir(config, name, create=True), base_url(config, name)
     with tempfile.TemporaryDirectory(dir=target) as staging:
-        for stem, expected in SHA256[name].items():
+        for stem in SHA256[name]:
             path = os.path.join(staging, stem + ".gz")
             _fetch(url + stem + ".gz", path)
-            got = _uncompressed_sha256(path)
-            if got != expected:
+            try:
+                check_file(path, name, stem)
+            except DataError as e:
                 raise DataError(
-                    f"{url}{stem}.gz: SHA-256 of its content is {got}, expected {expected}; "
-                    "the download is damaged or not the published file (nothing was cached). "
-                    f"Try again, or set --config.download_url / ${DOWNLOAD_URL_ENV} to another "
-                    "mirror")
+                    f"{url}{e} (nothing was cached). Try again, or set --config.download_url "
+                    f"/ ${DOWNLOAD_URL_ENV} to another mirror") from e
         for stem in SHA256[name]:  # all four passed: move them in
             os.replace(os.path.join(staging, stem + ".gz"), os.path.join(target, stem + ".gz"))
     return target
