@@ -20,6 +20,15 @@ HAVE_MNIST = os.path.isdir(os.path.join(DATA_DIR, "mnist"))
 HAVE_FASHION = os.path.isdir(os.path.join(DATA_DIR, "fashion_mnist"))
 
 
+def subprocess_env(**variables) -> dict:
+    """The environment for a subprocess that runs jax: this one's, with its persistent
+    compilation cache (so a relaunch of the same run compiles nothing), plus `variables`."""
+    return dict(os.environ, JAX_PLATFORMS="cpu",
+                JAX_COMPILATION_CACHE_DIR=jax.config.jax_compilation_cache_dir,
+                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0", **variables)
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("CI") and not HAVE_MNIST:
         raise pytest.UsageError(f"CI must have the real data: no MNIST under {DATA_DIR}")
@@ -27,6 +36,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "real_data" in item.keywords and not HAVE_MNIST:
             item.add_marker(skip)
+    # The slow tests first: the two xdist workers then end together instead of one running a
+    # two-minute test alone at the end (a stable sort keeps the order otherwise).
+    items.sort(key=lambda item: "slow" not in item.keywords)
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ import re
 import subprocess
 import sys
 
-import jax
 import matplotlib.image
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, subprocess_env
 from vae_jax import validation
 
 CONFIGS = sorted(p.stem for p in (REPO / "configs").glob("*.py") if p.stem != "__init__")
@@ -32,9 +31,7 @@ def test_every_config_loads_and_documents_its_command(name):
 
 
 def script(name: str, workdir, *flags, data_dir: str):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", VAE_JAX_DATA_DIR=data_dir,
-               JAX_COMPILATION_CACHE_DIR=jax.config.jax_compilation_cache_dir,
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    env = subprocess_env(VAE_JAX_DATA_DIR=data_dir)
     cmd = [sys.executable, f"experiments/{name}.py", f"--workdir={workdir}",
            "--config.progress=False", *flags]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
@@ -136,13 +133,14 @@ def test_likelihood_reproduction_runs_a_budget_and_reports_the_table(tmp_path, d
     out = script("likelihood_mnist", tmp_path, "--budget=1", "--latent2_epochs=1",
                  "--config.num_train=400", "--config.num_test=40",
                  "--config.sweep.iwae_samples=(1, 5)", "--config.nll_samples=20",
-                 "--two_layer_k=1", "--ladder_k=1", data_dir=data_dir)
+                 "--two_layer_k=", "--ladder_k=1", data_dir=data_dir)
+    # The two-layer rows are left out: the same loop makes the Ladder's (their model is run
+    # in test_two_layer.py).
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [(row["model"], row["layers"], row["k"], row["paper"]) for row in rows] == [
-        ("VAE", 1, 1, 86.76), ("IWAE", 1, 5, 85.54), ("VAE", 2, 1, 85.33),
-        ("Ladder VAE", 2, 1, "")]
-    for row in rows:
-        assert float(row["nll"]) < float(row["nelbo"]) + 5  # k = 20: near or below the ELBO
+        ("VAE", 1, 1, 86.76), ("IWAE", 1, 5, 85.54), ("Ladder VAE", 2, 1, "")]
+    for row in rows:  # k = 20 importance samples: a tighter bound than the ELBO
+        assert float(row["nll"]) < float(row["nelbo"]), row
     assert "| VAE | 1 | 1 | 86.76 |" in (out / "REPORT.md").read_text()
-    assert "| VAE | 2 | 1 | 85.33 |" in (out / "REPORT.md").read_text()
+    assert "| Ladder VAE | 2 | 1 |" in (out / "REPORT.md").read_text()
     assert (out / "latent2/figures/manifold.png").exists()

@@ -3,7 +3,6 @@ same parameters and metrics, bit for bit; on a mesh and over several processes t
 process reading only the rows its devices hold."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 from configs import test as test_config
 from tests import test_distributed as launching
-from tests.conftest import DATA_DIR, REPO
+from tests.conftest import DATA_DIR, REPO, subprocess_env
 from vae_jax import data, run, train
 from vae_jax.data import host_input
 from vae_jax.errors import ConfigError
@@ -151,11 +150,8 @@ runpy.run_module("vae_jax.main", run_name="__main__")
 def _run(workdir, *flags, processes: int = 1) -> list[list]:
     """MESH_RUN on 4 CPU devices in `processes` processes; -> each process's gathers."""
     # The test process's compilation cache (conftest.py): a rerun compiles nothing.
-    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(4 // processes), JAX_PLATFORMS="cpu",
-               PYTHONPATH=str(REPO), VAE_JAX_DATA_DIR=DATA_DIR,
-               JAX_COMPILATION_CACHE_DIR=jax.config.jax_compilation_cache_dir,
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    env = subprocess_env(JAX_NUM_CPU_DEVICES=str(4 // processes), PYTHONPATH=str(REPO),
+                         VAE_JAX_DATA_DIR=DATA_DIR)
     command = [sys.executable, "-c", RECORDING_MAIN, "--config=configs/test.py",
                f"--workdir={workdir}", f"--config.data_dir={DATA_DIR}", *MESH_RUN, *flags]
     if processes > 1:
