@@ -202,6 +202,16 @@ class Checkpointer:
         return any(key.startswith("('opt_state', ")
                    for key in self._layout(epoch).get("tree_metadata", {}))
 
+    def check_extensible(self, epoch: int, num_epochs: int) -> None:
+        """Raises CheckpointError when training would go on from `epoch` (< num_epochs) of a
+        checkpoint saved without optimizer state (final_checkpoint=params)."""
+        if 0 < epoch < num_epochs and not self.has_optimizer_state(epoch):
+            raise CheckpointError(
+                f"{self.directory}/{epoch} is a final checkpoint without optimizer state "
+                f"(final_checkpoint=params), so this run cannot be extended from {epoch} to "
+                f"{num_epochs} epochs; train the longer run in a new --workdir (and keep "
+                "--config.final_checkpoint=full for runs you mean to extend)")
+
     def _layout(self, epoch: int) -> dict:
         """orbax's _METADATA of the checkpoint at `epoch`: its tree and storage options (read
         directly: the manager's item_metadata needs a handler registered by a save first)."""

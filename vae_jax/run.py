@@ -201,12 +201,7 @@ def _train_with(checkpointer, setup: Setup, population, input_mode: str, dataset
     config = setup.config
     states, keys, hparams, mesh = init_population(setup, population, dataset)
     start, states = checkpointer.restore_latest(states)
-    if start < config.num_epochs and start and not checkpointer.has_optimizer_state(start):
-        raise checkpoints.CheckpointError(
-            f"{checkpointer.directory}/{start} is a final checkpoint without optimizer state "
-            f"(final_checkpoint=params), so this run cannot be extended from {start} to "
-            f"{config.num_epochs} epochs; train the longer run in a new --workdir (and keep "
-            "--config.final_checkpoint=full for runs you mean to extend)")
+    checkpointer.check_extensible(start, config.num_epochs)
     primary = distributed.is_primary()  # the one process that writes files
     logger = (logs.MetricLogger(workdir, start, population.name) if primary
               else logs.NullLogger())
@@ -235,10 +230,7 @@ def _train_with(checkpointer, setup: Setup, population, input_mode: str, dataset
             _evaluate(setup, names, programs.evals[names], programs.encode, states, keys,
                       hparams, done, dataset, test_images, records, diverged)
         divergence.mark(records, diverged)
-        if done % config.checkpoint_every == 0 or done == config.num_epochs:
-            final_params_only = (done == config.num_epochs
-                                 and config.final_checkpoint == "params")
-            checkpointer.save(done, states, optimizer_state=not final_params_only)
+        _checkpoint(checkpointer, config, done, states)
         # Wall time of the whole iteration (step, eval, checkpoint, and the previous epoch's
         # logging): the real training path's speed. Epoch 1 of a process includes compiling.
         tock = time.perf_counter()
@@ -256,6 +248,15 @@ def _train_with(checkpointer, setup: Setup, population, input_mode: str, dataset
         if primary:
             _write_figures(setup, population, states, keys, dataset, workdir, several, diverged)
     return last or _last_records(workdir, population.name)
+
+
+def _checkpoint(checkpointer, config, done: int, states) -> None:
+    """Saves epoch `done` when due: every checkpoint_every epochs and the last, which keeps no
+    Adam moments under final_checkpoint=params."""
+    final = done == config.num_epochs
+    if done % config.checkpoint_every == 0 or final:
+        checkpointer.save(done, states,
+                          optimizer_state=not (final and config.final_checkpoint == "params"))
 
 
 def _log_epoch(logger, population, records: list[dict], step: int, epoch: int, timing: dict,
