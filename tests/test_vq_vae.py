@@ -56,7 +56,9 @@ def test_straight_through_gradients_and_the_codebook_gradient_by_hand():
     expected = np.zeros((5, 2))
     np.add.at(expected, indices.reshape(-1), 2 * (z_q - z_e).reshape(-1, 2) / len(x))
     np.testing.assert_allclose(grads["quantizer"]["embedding"], expected, rtol=1e-4, atol=1e-6)
-    # The decoder's gradient reaches the encoder through the quantiser (straight through).
+    # The decoder's gradient reaches the encoder through the quantiser (straight through). With
+    # commitment_beta = 0 it is the encoder's only gradient: a quantiser that cut it (no
+    # straight-through estimator) leaves this kernel's gradient exactly 0.
     assert np.abs(np.asarray(grads["pre_quant"]["kernel"])).sum() > 0
 
 

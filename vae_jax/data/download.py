@@ -86,12 +86,16 @@ def _fetch(url: str, path: str) -> None:
         raise DataError(f"could not download {url} ({e})") from e
 
 
-def _md5(path: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+def _hexdigest(f, digest) -> str:
+    """`digest` (a hashlib object) of the open file `f`, read in blocks of 1 MiB."""
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def _md5(path: str) -> str:
+    with open(path, "rb") as f:
+        return _hexdigest(f, hashlib.md5(usedforsecurity=False))
 
 
 def check_file(path: str, name: str, stem: str) -> None:
@@ -107,14 +111,11 @@ def check_file(path: str, name: str, stem: str) -> None:
 
 
 def _uncompressed_sha256(path: str) -> str:
-    digest = hashlib.sha256()
     try:
         with gzip.open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+            return _hexdigest(f, hashlib.sha256())
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{os.path.basename(path)}: not a readable gzip file ({e})") from e
-    return digest.hexdigest()
 
 
 def download(config, name: str) -> str:
