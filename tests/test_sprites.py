@@ -1,7 +1,10 @@
 """Tests for vae_jax.data.sprites: API contract, factor semantics, geometry and input errors."""
 
+import hashlib
+
 import numpy as np
 import pytest
+import scipy.stats
 
 from vae_jax.data import sprites
 
@@ -54,10 +57,70 @@ def test_load_is_deterministic_in_seed():
         np.testing.assert_array_equal(first[name], again[name])
     assert not np.array_equal(first["train_factors"], other["train_factors"])
     assert not np.array_equal(first["train_images"], other["train_images"])
-    # Test factors are drawn after the train factors, from the same generator.
-    rng = np.random.default_rng(3)
-    sprites.sample_factors(rng, 40)
-    np.testing.assert_array_equal(first["test_factors"], sprites.sample_factors(rng, 10))
+    # The split's own tagged stream: one permutation of the distinct tuples, train first.
+    order = np.random.default_rng([sprites.SPLIT_STREAM, 3]).permutation(sprites.NUM_DISTINCT)
+    np.testing.assert_array_equal(first["train_factors"], sprites.distinct_factors(order[:40]))
+    untagged = np.random.default_rng(3).permutation(sprites.NUM_DISTINCT)
+    assert not np.array_equal(first["train_factors"], sprites.distinct_factors(untagged[:40]))
+
+
+def _folded(factors: np.ndarray) -> set[tuple[int, ...]]:
+    """Factor tuples with orientation 39 (2 pi) written as 0 (the same angle)."""
+    factors = factors.copy()
+    factors[factors[:, 2] == 39, 2] = 0
+    return set(map(tuple, factors.tolist()))
+
+
+def _image_hashes(images: np.ndarray) -> set[str]:
+    return {hashlib.sha256(row.tobytes()).hexdigest() for row in images.reshape(len(images), -1)}
+
+
+@pytest.fixture(scope="module")
+def large_split():
+    return sprites.load(num_train=100_000, num_test=10_000, seed=0)  # renders 110,000 images, once
+
+
+@pytest.mark.parametrize("sizes", ["compare", "large"])
+def test_splits_share_no_tuple_and_no_image(sizes, request):
+    # configs/compare.py's 10,000 / 2,000 and 100,000 / 10,000; with factors drawn with
+    # replacement 1.3% and 12.5% of the test tuples were training tuples. At 100,000 about 1%
+    # of the distinct test tuples render a training image (no test of tuples alone sees it).
+    if sizes == "compare":
+        split = sprites.load(num_train=10_000, num_test=2_000, seed=0)
+    else:
+        split = request.getfixturevalue("large_split")
+    num_train, num_test = {"compare": (10_000, 2_000), "large": (100_000, 10_000)}[sizes]
+    assert len(split["train_factors"]) == num_train and len(split["test_factors"]) == num_test
+    train, test = _folded(split["train_factors"]), _folded(split["test_factors"])
+    assert not train & test
+    assert not _image_hashes(split["train_images"]) & _image_hashes(split["test_images"])
+    assert len(train) == num_train and len(test) == num_test  # distinct within each split too
+    np.testing.assert_array_equal(split["test_images"], sprites.render(split["test_factors"]))
+
+
+def test_distinct_factors_enumerate_every_distinct_tuple_once():
+    # A uniform permutation of these indices is then uniform over the distinct tuples.
+    factors = sprites.distinct_factors(np.arange(sprites.NUM_DISTINCT))
+    assert sprites.NUM_DISTINCT == 3 * 6 * 39 * 32 * 32 == 718_848
+    assert len(np.unique(factors, axis=0)) == sprites.NUM_DISTINCT
+    for column, size in enumerate(sprites.FACTOR_SIZES):
+        expected = np.arange(39 if column == 2 else size)  # orientation 39 is orientation 0
+        np.testing.assert_array_equal(np.unique(factors[:, column]), expected)
+
+
+def test_training_factors_are_uniform(large_split):
+    # Chi-square goodness of fit of each factor's marginal against the uniform one.
+    factors = large_split["train_factors"]
+    for column, size in enumerate(sprites.FACTOR_SIZES):
+        size = 39 if column == 2 else size
+        counts = np.bincount(factors[:, column], minlength=size)
+        assert len(counts) == size
+        assert scipy.stats.chisquare(counts).pvalue > 1e-4, (column, counts)
+
+
+def test_load_refuses_more_sprites_than_there_are():
+    with pytest.raises(ValueError, match="718848 distinct sprites"):
+        sprites.load(num_train=700_000, num_test=18_849)
 
 
 def test_render_is_deterministic():

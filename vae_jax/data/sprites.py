@@ -19,6 +19,19 @@ counterclockwise on screen around its centre. Like dSprites, the square repeats
 every 90 degrees and the ellipse every 180 degrees, and orientation indices 0 and 39
 are the same angle.
 
+Splits (`load`): the train and test splits share no factor tuple and no image. Only
+orientations 0 and 39 are exactly one angle (4 * 360 / 39 degrees is no multiple of 90,
+so no two other indices are a symmetry apart), so the tuples are drawn without
+replacement from the 718,848 *distinct* tuples (orientation 39 folded into 0). Pixels
+repeat more often than tuples: rendering all 737,280 tuples gives 697,440 distinct
+images: small squares and ellipses a few degrees apart modulo their symmetry (up to
+23 degrees for the square, mostly 2.3 modulo 90 and 4.6 modulo 180), some squares at
+neighbouring scales, and small hearts at neighbouring angles rasterise to the same
+pixels. No rule on the factors names these, so a test tuple whose image equals a
+training image is skipped and the next one drawn. `sample_factors` (the
+disentanglement metrics' fresh samples) still draws from all 737,280 combinations,
+as disentanglement_lib does.
+
 Rasterisation: each pixel centre is mapped through the inverse translation, rotation
 and scale into the shape's canonical frame and tested with an implicit inside
 function; numpy, float32, in chunks of 64 images so that the temporaries stay in cache
@@ -51,6 +64,13 @@ _ELLIPSE_MINOR = 0.5  # axes ratio 1 : 0.5
 # for every orientation.
 _HEART_CENTROID_V = 0.29348
 _HEART_RADIUS = 1.0 + _HEART_CENTROID_V
+
+# Tags the split's numpy stream, np.random.default_rng([SPLIT_STREAM, seed]), so that it
+# shares no bits with another stream seeded from the same data_seed.
+SPLIT_STREAM = int.from_bytes(b"vae_jax.sprites.split", "big")
+# Orientation 39 (2 pi) is orientation 0: the split draws from 39 distinct angles.
+_DISTINCT_SIZES = (3, 6, 39, 32, 32)
+NUM_DISTINCT = int(np.prod(_DISTINCT_SIZES))  # 718,848 distinct factor tuples
 
 _CHUNK = 64  # images per chunk: 1 MB temporaries stay in cache (4x faster than 512)
 _PIXELS = np.arange(IMAGE_SHAPE[0], dtype=np.float32)
@@ -163,26 +183,62 @@ def sample_factors(rng: np.random.Generator, num: int) -> np.ndarray:
     return np.stack(columns, axis=1).astype(np.int32)
 
 
+def distinct_factors(index: np.ndarray) -> np.ndarray:
+    """Flat indices 0 .. NUM_DISTINCT - 1 -> the distinct factor tuples, int32 [n, 5]
+    (row-major over `FACTOR_SIZES` with 39 orientations; orientation 39 never occurs)."""
+    return np.stack(np.unravel_index(index, _DISTINCT_SIZES), axis=1).astype(np.int32)
+
+
+def _image_keys(images: np.ndarray) -> list[bytes]:
+    """One exact key per {0, 255} image: its pixels packed to bits (512 bytes at 64 x 64)."""
+    return [row.tobytes() for row in np.packbits(images.reshape(len(images), -1), axis=1)]
+
+
 def load(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0) -> dict[str, np.ndarray]:
-    """Samples and renders a train and a test split.
+    """Samples and renders a train and a test split that share no factor tuple and no image.
+
+    One permutation of the distinct factor tuples (`distinct_factors`): the first
+    `num_train` are the training split, the following ones the test split, skipping any whose
+    rendered image equals a training image. Each split is uniform over the distinct tuples
+    (the test split over those whose image is not a training image).
 
     Args:
       num_train: number of training images.
       num_test: number of test images.
-      seed: seeds `np.random.default_rng`; train factors are drawn first, then test.
+      seed: with the tag `SPLIT_STREAM`, seeds `np.random.default_rng([SPLIT_STREAM, seed])`.
 
     Returns:
       dict with 'train_images', 'test_images' (uint8 [n, 64, 64, 1]) and
       'train_factors', 'test_factors' (int32 [n, 5]). Deterministic in `seed`.
+
+    Raises:
+      ValueError: if the splits ask for more than the distinct tuples or images there are.
     """
-    rng = np.random.default_rng(seed)
-    train_factors = sample_factors(rng, num_train)
-    test_factors = sample_factors(rng, num_test)
+    if num_train + num_test > NUM_DISTINCT:
+        raise ValueError(f"num_train + num_test = {num_train + num_test} exceeds the "
+                         f"{NUM_DISTINCT} distinct sprites")
+    order = np.random.default_rng([SPLIT_STREAM, seed]).permutation(NUM_DISTINCT)
+    train_factors = distinct_factors(order[:num_train])
+    train_images = render(train_factors)
+    seen = set(_image_keys(train_images))
+    test_factors = [np.zeros((0, 5), np.int32)]
+    test_images = [np.zeros((0, *IMAGE_SHAPE), np.uint8)]
+    start, found = num_train, 0
+    while found < num_test:  # rejections are rare (~1% at 100,000 training images)
+        if start >= NUM_DISTINCT:
+            raise ValueError(f"only {found} sprites left whose images differ from the "
+                             f"{num_train} training images; num_test={num_test}")
+        factors = distinct_factors(order[start : start + num_test - found])
+        images = render(factors)
+        fresh = np.array([key not in seen for key in _image_keys(images)], dtype=bool)
+        test_factors.append(factors[fresh])
+        test_images.append(images[fresh])
+        start, found = start + len(factors), found + int(fresh.sum())
     return {
-        "train_images": render(train_factors),
+        "train_images": train_images,
         "train_factors": train_factors,
-        "test_images": render(test_factors),
-        "test_factors": test_factors,
+        "test_images": np.concatenate(test_images),
+        "test_factors": np.concatenate(test_factors),
     }
 
 
