@@ -5,12 +5,7 @@ log carries the estimates `train/mi`, `train/tc`, `train/dwkl`.
 
 Command:  python -m vae_jax.main --config=configs/beta_tcvae.py --workdir=/tmp/beta_tcvae
 Runtime:  20 s on the 2-core CPU (6 epochs).
-Result:   train estimates MI 8.23, TC 2.97, dimension-wise KL 9.36 nats; test -ELBO 114.57,
-          KL 20.02, MIG 0.019 (beta-VAEs of experiments/disentanglement.py: 0.009-0.015).
-          With --config.tc_estimator=mss_even (the even spread this config used before):
-          9.37 nats dimension-wise KL, -ELBO 114.60, KL 20.14, MIG 0.018, the rest alike.
-          With --config.tc_estimator=mws the TC reads 87.8 and the dimension-wise KL -83.2:
-          the weighted estimator's (latents - 1) log N bias, not the model.
+Result:   docs/results.md, "The autoencoder family".
 """
 
 from configs import compare

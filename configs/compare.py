@@ -4,9 +4,7 @@ Command:  python experiments/compare.py --workdir=/tmp/compare
           (--config.dataset=mnist or fashion_mnist for labelled data; sprites needs no download)
 Runtime:  8.6 min on the 2-core CPU shared with the test suite (15 members: 3 AE + 12 VAE,
           two compiled programs; DCI by hist_gradient_boosting is ~half of it).
-Result:   test recon NLL AE 54.3 < VAE beta 1 62.8 < 2 71.4 < 4 85.5 < 8 110 nats;
-          KL 25.6 > 18.5 > 13.3 > 9.35; DCI disentanglement 0.013-0.020 (means over 3 seeds;
-          REPORT.md has the table).
+Result:   docs/results.md, "The main job: AE vs VAE vs beta-VAE on sprites".
 """
 
 from vae_jax.defaults import base_config

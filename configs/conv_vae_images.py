@@ -6,8 +6,7 @@ Command:  python experiments/render_colour_sprites.py --out=/tmp/colour_sprites 
               --config.data_path=/tmp/colour_sprites [--config.input=host]
 Runtime:  7.3 min for 10 epochs on 2,000 colour sprites (2-core CPU shared with ~6 other jobs,
           load ~26: 20 s/epoch, 85 images/s, after a 2.4 min first epoch that compiles).
-Result:   colour sprites: test eval/bpd 7.59, 7.17, 7.09 after epochs 1, 5, 10 (uniform: 8.0);
-          560 steps are far from converged (learning_rate=3e-3 was no better: 7.16 at epoch 7).
+Result:   docs/results.md, "Colour images: coloured sprites in a folder".
 Any folder of PNG / JPEG images works (resized to 64x64; class sub-folders become labels).
 """
 

@@ -5,13 +5,7 @@ Command:  python experiments/disentanglement.py --workdir=/tmp/disentanglement
 Runtime:  11 min on the 2-core CPU with every metric at the end only (25 members x 6 epochs in
           one program, then every metric for every member); the evaluations at epochs 2 and 4
           (MIG, DCI, FactorVAE) add to that, not re-measured.
-Result:   no beta disentangles the sprites at this budget: MIG 0.011 (beta 1), 0.011, 0.015
-          (beta 4), 0.011, 0.009 (beta 16); FactorVAE 0.32-0.35; KL 25.4 -> 6.2 nats and recon
-          62.8 -> 148 nats as beta goes 1 -> 16 (means over 5 seeds; REPORT.md has every metric).
-          Evaluating along training leaves training and these final scores unchanged. DCI
-          disentanglement by disentanglement_lib's gradient boosting: 0.008 -> 0.014 (beta 4)
-          -> 0.012 (16 min with --config.eval_every=6
-          --config.dci_importance_model=gradient_boosting; docs/results.md).
+Result:   docs/results.md, "Disentanglement against beta on sprites".
 """
 
 from configs import compare

@@ -2,10 +2,8 @@
 of the total correlation of q(z); gamma = 10 and gamma = 40 in one population.
 
 Command:  python -m vae_jax.main --config=configs/factor_vae.py --workdir=/tmp/factor_vae
-Runtime:  ~1.5 min of CPU on the 2-core machine (1 min 19 s user time; 6 epochs, 2 members).
-Result:   gamma 10 / 40: test -ELBO 92.1 / 106.1 (KL 24.3 / 24.2), FactorVAE score 0.44 / 0.54
-          (beta-VAEs of configs/compare.py: 0.31-0.36), MIG 0.012 / 0.014, DCI dis. 0.059 /
-          0.052 (random-forest DCI); discriminator accuracy 0.66 at gamma 40.
+Runtime:  ~1.3 min of CPU on the 2-core machine (1 min 19 s user time; 6 epochs, 2 members).
+Result:   docs/results.md, "FactorVAE and DIP-VAE on sprites".
 The paper's discriminator (six layers of 1000) is `--config.discriminator_hidden`'s default;
 this CPU-budget config uses two layers of 256.
 """

@@ -9,10 +9,7 @@ Runtime:  a short run (--config.num_epochs=2 --config.num_test=2000
           --config.final_evals='("nll",)' --config.nll_samples=500): 924 s on the 2-core CPU
           shared with other jobs (load ~28; every step also encodes the 500 pseudo-inputs);
           the same run with --config.model=vae took 192 s under a lighter load.
-Result:   that short run, on the first 2,000 test images: -ELBO 119.66 (recon 103.10 + KL
-          16.55, the KL sampled), NLL (k = 500) 112.87, 40/40 active units; the N(0, I) prior
-          on the same network: -ELBO 121.81 (recon 100.08 + KL 21.74), NLL 113.99. The paper
-          reports 85.57 (VampPrior) vs 88.56 nats at convergence with gated layers and warm-up.
+Result:   docs/results.md, "VampPrior, VQ-VAE and two stochastic layers".
 """
 
 from vae_jax.defaults import base_config

@@ -9,11 +9,7 @@ which this config does not train.
 Command:  python -m vae_jax.main --config=configs/vq_vae.py --workdir=/tmp/vq_vae
 Runtime:  a short run (--config.num_train=10000 --config.num_test=1000 --config.num_epochs=3):
           182 s, with EMA 109 s, on the 2-core CPU shared with other jobs (load ~28).
-Result:   that short run: test recon 114.63 nats (Bernoulli NLL of the reconstruction), mse
-          0.046, codebook perplexity 86.4 of 128 entries, all 128 used; with --config.vq_ema=True
-          recon 103.74, mse 0.042, perplexity 112.5, all used. Sprites (num_train=5000,
-          num_test=1000, 2 epochs, 120 s): recon 398.3, mse 0.023, perplexity 52.4, 90% used,
-          but the reconstructions are still blank: the budget ends before the sprites appear.
+Result:   docs/results.md, "VampPrior, VQ-VAE and two stochastic layers".
 """
 
 from vae_jax.defaults import base_config

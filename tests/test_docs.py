@@ -1,6 +1,7 @@
 """The docs stay true to the code: docs/configuration.md is regenerated with every config field,
 and the README keeps its two commands and its length."""
 
+import ast
 import pathlib
 import re
 
@@ -86,3 +87,55 @@ def test_markdown_links_to_docs_and_their_sections_exist():
             assert path.is_file(), f"{page.name} links to missing {target}"
             if anchor:
                 assert anchor in _anchors(path.read_text()), f"{page.name}: {target}#{anchor}"
+
+
+# A number as written in the docs: 3,280 / 102.30 / 3.4e-6 (not a digit of a longer number).
+_NUMBER = re.compile(r"(?<![\d.])\d[\d,]*(?:\.\d+)?(?:e-?\d+)?(?!\.?\d)")
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.rstrip(",") for n in _NUMBER.findall(text)}
+
+
+def _readme_results_rows(readme: str) -> list[str]:
+    section = readme.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| [")]
+
+
+def _numbers_missing_from_docs(readme: str) -> list[tuple[str, str]]:
+    """(number, row) for each number of the README's results table that the page its row links
+    to (docs/results.md or docs/performance.md) does not contain."""
+    missing = []
+    for row in _readme_results_rows(readme):
+        linked = {re.match(r"docs/[\w.]+\.md", target).group(0)
+                  for target in re.findall(r"\]\(([^)]+)\)", row)}
+        allowed = set().union(*(_numbers((REPO / path).read_text()) for path in linked))
+        missing += [(number, row[:40]) for number in sorted(_numbers(row) - allowed)]
+    return missing
+
+
+def test_readme_results_numbers_come_from_the_docs():
+    readme = (REPO / "README.md").read_text()
+    assert len(_readme_results_rows(readme)) >= 10
+    assert _numbers_missing_from_docs(readme) == []
+
+
+@pytest.mark.parametrize(("number", "altered"), [("96.44", "96.45"), ("30,141", "30,142"),
+                                                 ("3.4e-6", "3.5e-6"), ("0.692", "0.693")])
+def test_an_altered_readme_number_is_caught(number, altered):
+    readme = (REPO / "README.md").read_text()
+    assert number in readme
+    assert (altered, ) == tuple(n for n, _ in
+                                _numbers_missing_from_docs(readme.replace(number, altered, 1)))
+
+
+def test_config_docstrings_point_to_results_sections_that_exist():
+    # The numbers live in docs/results.md alone: a config's `Result:` names its sections there.
+    headings = re.findall(r"^## (.+)$", (REPO / "docs" / "results.md").read_text(), re.MULTILINE)
+    for path in sorted((REPO / "configs").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        result = doc.split("Result:", 1)[1].split("\n\n")[0] if "Result:" in doc else ""
+        if path.stem != "test":
+            assert result.strip().startswith("docs/results.md"), path.name
+        for section in re.findall(r'"([^"]+)"', result):
+            assert any(h.startswith(section) for h in headings), (path.name, section)
