@@ -5,7 +5,8 @@ Hardware: 2-core CPU, no GPU.
 Runtime and numbers: in configs/compare.py and docs/results.md (measured, not assumed).
 
 Trains an AE population (one member per seed) and a VAE population (betas x seeds) with
-run.train_and_evaluate, then writes DIR/results.json and DIR/REPORT.md, which opens with three
+run.train_and_evaluate, then writes DIR/results.json (a record per member), DIR/summary.json
+(rows per (model, beta)) and DIR/REPORT.md by vae_jax.report's code, which opens with three
 figures (compare.png: a row per model of reconstructions, prior samples and traversals;
 rate_distortion.png: KL against recon NLL per config over seeds; curves.png: every member's
 training curves), then a table with a row per (model, beta) of mean ± sample std (ddof = 1)
@@ -27,6 +28,7 @@ from vae_jax import run, validation  # noqa: E402
 from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.metrics import evaluators  # noqa: E402
 from vae_jax.report import comparison, logs, plots, tables  # noqa: E402
+from vae_jax.report import study as study_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -103,31 +105,26 @@ def overview_figures(out_dir: str, rows_by_model: dict, firsts: dict, config) ->
     return paths
 
 
-def write_report(out_dir: str, rows_by_model: dict, firsts: dict, config, seconds: float,
-                 records: list[dict]):
-    present = [(k, h) for k, h in METRICS
-               if any(k in row for rows in rows_by_model.values() for row in rows)]
-    rows = [row for rows in rows_by_model.values() for row in rows]
-    columns = ["model", "beta", "seeds"] + [k for k, _ in present]
-    table = tables.markdown_table(rows, columns, tables.name_dci_model(
-        columns, ["model", "beta", "seeds"] + [h for _, h in present], records))
-    lines = [f"# AE vs VAE vs beta-VAE on {config.dataset}", ""]
+def write_report(out_dir: str, firsts: dict, config, seconds: float):
+    """REPORT.md and results.json (a record per member) by vae_jax.report's code, with this
+    experiment's overview figures before the table and each row's figures after it."""
+    before = []
     for name, caption in OVERVIEW:
-        lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
-    lines += [f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
+        before += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+    intro = [f"{config.num_epochs} epochs on {config.num_train or 'all'} training images, "
              f"MLP {tuple(config.hidden)}, {config.latents} latents, batch {config.batch_size}; "
-             f"{tables.spread_label(len(config.sweep.seed or (config.seed,)))} "
-             f"{tuple(config.sweep.seed or (config.seed,))}; test set of "
+             f"seeds {tuple(config.sweep.seed or (config.seed,))}; test set of "
              f"{config.num_test or 'all'} images. Wall time {seconds / 60:.1f} min.", "",
              "Reconstruction and ELBO terms in nats per image (lower is better); MIG, "
-             "FactorVAE and DCI in [0, 1] (higher is more disentangled).", "", table, "",
-             "## Figures (seed 0 of each row): reconstructions, prior samples, traversals, "
+             "FactorVAE and DCI in [0, 1] (higher is more disentangled).", ""]
+    after = ["## Figures (seed 0 of each row): reconstructions, prior samples, traversals, "
              "latent map", ""]
     for name, (record, workdir) in firsts.items():
-        lines += [f"### {name}", "", tables.image_row(member_figures(workdir, record), out_dir),
+        after += [f"### {name}", "", tables.image_row(member_figures(workdir, record), out_dir),
                   ""]
-    with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
-        f.write("\n".join(lines))
+    study = study_lib.load([os.path.join(out_dir, model) for model in ("ae", "vae")])
+    study_lib.write(out_dir, study, f"AE vs VAE vs beta-VAE on {config.dataset}", intro=intro,
+                    before=before, after=after, headers=dict(METRICS))
 
 
 def main(argv):
@@ -157,9 +154,8 @@ def main(argv):
                                                           item[1][0]["hparams"]["beta"])))
     overview_figures(out_dir, rows_by_model, firsts, config)
     seconds = time.time() - start
-    write_report(out_dir, rows_by_model, firsts, config, seconds,
-                 [r for result in results.values() for r in result["members"]])
-    with open(os.path.join(out_dir, "results.json"), "w") as f:
+    write_report(out_dir, firsts, config, seconds)
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(dict(results, seconds=seconds), f, indent=2)
     print(open(os.path.join(out_dir, "REPORT.md")).read().split("## Figures")[0])
 

@@ -6,12 +6,14 @@ Hardware: 2-core CPU, no GPU. Runtime and numbers of the full sweep: configs/dis
 
 Trains the sweep of configs/disentanglement.py with run.train_and_evaluate (all members in one
 jitted program). MIG, DCI and FactorVAE are evaluated every config.eval_every epochs
-(config.evals), SAP and BetaVAE after the last (config.final_evals). Writes DIR/results.json,
+(config.evals), SAP and BetaVAE after the last (config.final_evals). Writes DIR/REPORT.md and
+DIR/results.json (a record per member) with vae_jax.report's code (its table, missing members
+and study_*.png figures), DIR/summary.json (rows per beta, the curves along training),
 DIR/metrics_vs_beta.png (final scores: mean ± std over seeds of MIG, SAP, DCI, FactorVAE and
 BetaVAE scores, active units, KL), DIR/metrics_along_training.png (MIG, DCI disentanglement and
 FactorVAE against training steps, a line per beta, a band of ± std over seeds: when beta starts
 to matter) and DIR/REPORT.md with the table, the figures and the latent traversals of the members
-with the highest and the lowest MIG.
+with the highest and the lowest MIG (added to REPORT.md).
 
 CPU-budget run (2-core CPU shared with other jobs, load average ~25):
   python experiments/disentanglement.py --workdir=/tmp/dci_runs/along --config.num_train=5000 \
@@ -51,6 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from vae_jax import run
 from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.report import logs, plots, tables  # noqa: E402
+from vae_jax.report import study as study_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Output directory (resumes if it exists).")
@@ -138,26 +141,24 @@ def main(argv):
         return ", ".join(f"{k}={v:g}" for k, v in swept.items()) + \
             f" (MIG {record[RANKED_BY]:.3f})"
 
-    lines = ["# Disentanglement against beta on sprites", "",
-             f"{config.num_epochs} epochs on {config.num_train} sprites, MLP "
+    intro = [f"{config.num_epochs} epochs on {config.num_train} sprites, MLP "
              f"{tuple(config.hidden)}, {config.latents} latents; {len(records)} members in one "
              f"population; metrics on {config.num_test} test sprites (FactorVAE / BetaVAE on "
              f"{config.disentanglement_votes} freshly rendered votes). Wall time "
-             f"{seconds / 60:.1f} min.", "",
-             tables.markdown_table(rows, ["beta", "seeds"] + present,
-                                   ["beta", "seeds"] + [headers[k] for k in present]), "",
-             f"![metrics against beta]({os.path.basename(plot_path)})", "",
+             f"{seconds / 60:.1f} min.", ""]
+    after = [f"![metrics against beta]({os.path.basename(plot_path)})", "",
              f"Along training (evaluated every {config.eval_every} epochs; DCI importance "
              f"model: {config.dci_importance_model}):", "",
              f"![metrics along training]({os.path.basename(along_path)})", "",
              f"## Traversals: highest MIG, {describe(best)} / lowest, {describe(worst)}", "",
              tables.image_row([member_traversals(workdir, best),
                                member_traversals(workdir, worst)], workdir, width=400), ""]
-    with open(os.path.join(workdir, "REPORT.md"), "w") as f:
-        f.write("\n".join(lines))
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump({"members": records, "summary": rows, "along_training": along,
-                   "seconds": seconds}, f, indent=2)
+    # REPORT.md and results.json (a record per member) by the code of python -m vae_jax.report.
+    study_lib.write(workdir, study_lib.load([workdir]), "Disentanglement against beta on "
+                    "sprites", intro=intro, after=after, headers=METRICS)
+    with open(os.path.join(workdir, "summary.json"), "w") as f:
+        json.dump({"summary": rows, "along_training": along, "seconds": seconds}, f, indent=2)
+    lines = intro
     print("\n".join(lines[:5]))
 
 

@@ -52,9 +52,11 @@ def test_compare_writes_its_report(tmp_path, data_dir):
                  "--config.sweep.seed=(0,)", "--config.disentanglement_votes=100",
                  "--config.probe_train_size=256", "--config.dci_importance_model=random_forest",
                  data_dir=data_dir)
-    results = json.loads((out / "results.json").read_text())
+    results = json.loads((out / "summary.json").read_text())
     betas = [row["beta"] for row in results["vae"]["summary"]]
     assert betas == [1.0, 4.0] and len(results["ae"]["members"]) == 1
+    records = json.loads((out / "results.json").read_text())  # vae_jax.report's, one per member
+    assert [(r["model"], r["beta"]) for r in records] == [("ae", 1.0), ("vae", 1.0), ("vae", 4.0)]
     report = (out / "REPORT.md").read_text()
     assert "| vae | 4.0 | 1 |" in report and "MIG" in report
     assert "DCI dis. (random forest)" in report  # DCI names its importance model
@@ -92,8 +94,10 @@ def test_disentanglement_sweep_reports_every_metric_along_training(tmp_path, dat
                  "--config.sweep.beta=(1., 8.)", "--config.sweep.seed=(0,)",
                  "--config.disentanglement_votes=64",
                  "--config.dci_importance_model=random_forest", data_dir=data_dir)
-    results = json.loads((out / "results.json").read_text())
-    assert len(results["members"]) == 2
+    results = json.loads((out / "summary.json").read_text())
+    records = json.loads((out / "results.json").read_text())  # vae_jax.report's, one per member
+    assert [r["beta"] for r in records] == [1.0, 8.0] and "eval/mig" in records[0]
+    results["members"] = [dict(r, hparams={"beta": r["beta"]}) for r in records]
     for name in ("eval/mig", "eval/sap", "eval/dci_disentanglement", "eval/factor_vae",
                  "eval/beta_vae"):
         # Each beta's row: its one seed's member, with no spread (a sample std needs two).

@@ -64,6 +64,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.latents = 20  # size of z: a VAE's Gaussian latents, an AE's code
     config.hidden = (500,)  # MLP widths, encoder order; the decoder mirrors them
     config.conv_channels = (32, 64, 128)  # stride-2 convolutions, encoder order
+    config.conv_kernels = ()  # encoder kernel sizes, one per conv_channels; () = all 3
+    config.deconv_kernels = ()  # decoder's transposed convolutions' kernels, its order; () = 3
+    config.conv_dense = 0  # conv: a dense hidden layer after the encoder's convolutions and
+    # before the decoder's grid (disentanglement_lib: 256); 0 = none
     config.activation = "relu"  # relu | tanh | elu | gelu
     # bernoulli | gaussian | gaussian_learned | discretized_logistic |
     # discretized_logistic_mixture (8-bit pixels, colour: binarization=none; reports eval/bpd)
@@ -127,6 +131,9 @@ def base_config() -> ml_collections.ConfigDict:
     # Populations.
     config.sweep = _sweep_placeholders()  # sweep.<field> = (values...); see sweepable
     config.sweep_mode = "product"  # product | zip
+    # A study split over jobs: "i/N" trains the i-th of N contiguous blocks of the sweep's
+    # members (i from 0), each member with its index, config and seed as in the whole sweep.
+    config.sweep_slice = ""  # "i/N": this job's slice of the sweep; "" = every member
     config.member_map = "auto"  # auto | vmap | map | chunked | unrolled (train.map_members)
     config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
     # Devices (train.mesh): members x data. 0 = automatic: members first (the largest divisor

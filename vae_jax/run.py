@@ -265,8 +265,11 @@ def _log_epoch(logger, population, records: list[dict], step: int, epoch: int, t
     labels = population.member_labels()
     written = []
     for i, record in enumerate(records):
+        # member: its place in this workdir's population; sweep_index: in the whole sweep
+        # (the same in any slice), what vae_jax.report lines members up by.
         record = dict(step=step, epoch=epoch, population=population.name, member=i,
-                      hparams=labels[i], **record, **timing)
+                      sweep_index=population.sweep_index(i), hparams=labels[i], **record,
+                      **timing)
         logger.write(record, member_tag=_member_tag(population, i, several))
         written.append(record)
     return written

@@ -108,6 +108,9 @@ FIELD_RULES: dict[str, Rule] = {
     "latents": _POSITIVE_INT,
     "hidden": Rule("ints", low=1),  # () = a linear encoder and decoder
     "conv_channels": Rule("ints", low=1, nonempty=True),
+    "conv_kernels": Rule("ints", low=1),  # () or one per conv_channels (models.build)
+    "deconv_kernels": Rule("ints", low=1),
+    "conv_dense": _COUNT,  # 0 = none
     "activation": Rule("str", tuple(autoencoders.ACTIVATIONS)),
     "likelihood": Rule("str", autoencoders.LIKELIHOODS),
     "pixel_std": Rule("float", low=0, low_open=True),
@@ -155,6 +158,7 @@ FIELD_RULES: dict[str, Rule] = {
     "adam_eps": Rule("float", low=0, low_open=True),
     # Populations ("sweep" itself is checked against the sweepable fields).
     "sweep_mode": Rule("str", population.SWEEP_MODES),
+    "sweep_slice": Rule("str"),  # "" or "i/N" with 0 <= i < N <= members (population.py)
     "member_map": Rule("str", ("auto",) + members.MEMBER_MAPS),
     "memory_limit_gb": _NONNEGATIVE,
     "mesh_members": _COUNT,  # 0 = automatic
@@ -335,7 +339,14 @@ def check(config, log_warnings: bool = True) -> list[str]:
             check_value(name, config[name])
     _check_sweep(config)
     warnings: dict[str, str] = {}  # one per field, however many members ignore it
-    for member in population.member_configs(config):
+    members = population.member_configs(config)
+    population.slice_indices(len(members), config.get("sweep_slice", ""))
+    for field in ("conv_kernels", "deconv_kernels"):
+        if config[field] and len(config[field]) != len(config.conv_channels):
+            raise ConfigError(f"config.{field}={tuple(config[field])} needs one kernel size "
+                              f"per conv_channels layer ({len(config.conv_channels)}), or () "
+                              "for 3x3 everywhere")
+    for member in members:
         warnings = check_member(member) | warnings
     for warning in warnings.values() if log_warnings else ():
         logging.warning("%s", warning)

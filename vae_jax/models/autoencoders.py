@@ -82,18 +82,30 @@ class MLPDecoder(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """The classic Keras-tutorial encoder: 3x3 convolutions with stride 2 (32-64-128), flattened."""
+    """The classic Keras-tutorial encoder: 3x3 convolutions with stride 2 (32-64-128), flattened.
+
+    `kernels` (one per layer; () = all 3) and `dense` (a hidden layer after the convolutions;
+    0 = none) give other encoders, e.g. disentanglement_lib's conv_encoder: 32-32-64-64 with
+    kernels 4, 4, 2, 2, then 256 units. Kernels other than 3 use XLA's convolution everywhere
+    (the matmul form on CPU is written for 3x3)."""
 
     channels: Sequence[int] = (32, 64, 128)
     activation: str = "relu"
+    kernels: Sequence[int] = ()
+    dense: int = 0
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         h = x
+        act = ACTIVATIONS[self.activation]
         for i, width in enumerate(self.channels):
             # Named like the nn.Conv layers they replace, so checkpoints keep their layout.
-            h = ACTIVATIONS[self.activation](DownConv(width, name=f"Conv_{i}")(h))
-        return h.reshape(h.shape[:-3] + (-1,))
+            size = self.kernels[i] if self.kernels else 3
+            conv = (DownConv(width, name=f"Conv_{i}") if size == 3 else
+                    nn.Conv(width, (size, size), strides=(2, 2), padding="SAME", name=f"Conv_{i}"))
+            h = act(conv(h))
+        h = h.reshape(h.shape[:-3] + (-1,))
+        return act(nn.Dense(self.dense, name="dense")(h)) if self.dense else h
 
 
 class _Stride2Conv3x3(nn.Module):
@@ -158,6 +170,8 @@ class ConvDecoder(nn.Module):
     image_shape: tuple[int, int, int]
     channels: Sequence[int] = (32, 64, 128)
     activation: str = "relu"
+    kernels: Sequence[int] = ()  # decoder order, one per transposed convolution; () = all 3
+    dense: int = 0  # a hidden layer before the one that makes the grid; 0 = none
 
     @nn.compact
     def __call__(self, z: jax.Array) -> jax.Array:
@@ -165,11 +179,14 @@ class ConvDecoder(nn.Module):
         levels = len(self.channels)
         grid_h, grid_w = -(-height // 2**levels), -(-width // 2**levels)
         act = ACTIVATIONS[self.activation]
-        h = act(nn.Dense(grid_h * grid_w * self.channels[-1])(z))
+        h = act(nn.Dense(self.dense, name="dense")(z)) if self.dense else z
+        h = act(nn.Dense(grid_h * grid_w * self.channels[-1], name="Dense_0")(h))
         h = h.reshape(z.shape[:-1] + (grid_h, grid_w, self.channels[-1]))
         widths = tuple(reversed(self.channels))[1:] + (out_channels,)
         for i, w in enumerate(widths):
-            h = UpConv(w, name=f"deconv_{i}")(h)
+            size = self.kernels[i] if self.kernels else 3
+            h = (UpConv(w, name=f"deconv_{i}")(h) if size == 3 else nn.ConvTranspose(
+                w, (size, size), strides=(2, 2), padding="SAME", name=f"deconv_{i}")(h))
             if i < len(widths) - 1:
                 h = act(h)
         top = (h.shape[-3] - height) // 2
@@ -288,8 +305,16 @@ def build(config, image_shape: tuple[int, int, int],
                 f"{len(config.conv_channels)} stride-2 convolutions (need >= {min_side}); "
                 "use fewer --config.conv_channels or --config.architecture=mlp"
             )
-        encoder = ConvEncoder(tuple(config.conv_channels), config.activation)
-        decoder = ConvDecoder(output_shape, tuple(config.conv_channels), config.activation)
+        for field in ("conv_kernels", "deconv_kernels"):
+            kernels = tuple(config.get(field, ()))
+            if kernels and len(kernels) != len(config.conv_channels):
+                raise ConfigError(f"config.{field}={kernels} needs one kernel size per layer "
+                                  f"of conv_channels={tuple(config.conv_channels)}, or () for 3")
+        dense = config.get("conv_dense", 0)
+        encoder = ConvEncoder(tuple(config.conv_channels), config.activation,
+                              tuple(config.get("conv_kernels", ())), dense)
+        decoder = ConvDecoder(output_shape, tuple(config.conv_channels), config.activation,
+                              tuple(config.get("deconv_kernels", ())), dense)
     common = dict(encoder=encoder, decoder=decoder, latents=config.latents,
                   image_shape=image_shape,
                   learn_pixel_logvar=config.likelihood == "gaussian_learned")

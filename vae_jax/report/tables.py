@@ -39,13 +39,15 @@ def spread_label(num_seeds: int) -> str:
 
 def summarize(records: Sequence[dict], group_by: Sequence[str], metrics: Sequence[str],
               label: dict | None = None) -> list[dict]:
-    """Rows of (mean, sample std) over the members that agree on `group_by` (hparams names).
+    """Rows of (mean, sample std) over the members that agree on `group_by`: names in a
+    record's 'hparams' (metrics.jsonl's records), or its own fields (report.study's records).
 
     Members whose training diverged (`diverged_at_step` in their record) are counted in the
     row's `diverged` and left out of its means (NaN when no member of the row is left)."""
     groups: dict[tuple, list[dict]] = {}
     for record in records:
-        key = tuple(record["hparams"].get(name) for name in group_by)
+        fields = record.get("hparams", record)
+        key = tuple(_hashable(fields.get(name)) for name in group_by)
         groups.setdefault(key, []).append(record)
     rows = []
     for key, members in groups.items():
@@ -62,6 +64,10 @@ def summarize(records: Sequence[dict], group_by: Sequence[str], metrics: Sequenc
                 row[name] = mean_std(values)
         rows.append(row)
     return rows
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def name_dci_model(columns: Sequence[str], headers: Sequence[str],

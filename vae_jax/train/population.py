@@ -5,12 +5,18 @@ per member. Members whose static fields agree form a population: their Hparams a
 are stacked on a leading member axis and the train step is mapped over that axis inside the
 epoch scan (train.make_train_epoch). Members with other static fields (say model=ae vs vae)
 form their own population with its own compiled program.
+
+A study too large for one job is cut into slices (`config.sweep_slice = "i/N"`): slice i keeps
+the members whose index in the full sweep falls in the i-th of N contiguous blocks. Each member
+keeps its config, seed and index (`Population.indices`), so it trains to the same numbers in
+any slice; contiguous blocks keep a slice's members in few populations (few programs).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -54,6 +60,8 @@ class Population:
 
     name: str
     configs: tuple[ml_collections.ConfigDict, ...]
+    # Each member's index in the full sweep (member_configs' order), whatever the slice.
+    indices: tuple[int, ...] = ()
 
     @property
     def size(self) -> int:
@@ -71,6 +79,9 @@ class Population:
         # the key-reuse checker, and the values are the same as MemberKeys.from_seed(seed).
         seeds = jnp.asarray([int(c.seed) for c in self.configs], jnp.uint32)
         return jax.vmap(MemberKeys.from_seed)(seeds)
+
+    def sweep_index(self, member: int) -> int:
+        return self.indices[member] if self.indices else member
 
     def member_labels(self) -> list[dict]:
         """What distinguishes each member, for logs: its Hparams and its seed."""
@@ -144,21 +155,55 @@ def in_steps(population: Population, steps_per_epoch: int) -> Population:
 
 def static_signature(config) -> tuple:
     """All fields that shape the compiled program (everything but Hparams, seed and the sweep)."""
-    skip = set(hparams_lib.SWEEPABLE) | {"sweep", "sweep_mode"}
+    skip = set(hparams_lib.SWEEPABLE) | {"sweep", "sweep_mode", "sweep_slice"}
     flat = config.to_dict()
     return tuple(sorted((k, repr(v)) for k, v in flat.items() if k not in skip))
 
 
-def split(config) -> list[Population]:
-    """The sweep of `config` as populations, one per static signature, in sweep order."""
+def parse_slice(text: str) -> tuple[int, int] | None:
+    """(i, N) of a sweep_slice "i/N", None for "" (the whole sweep); ConfigError otherwise."""
+    if not text:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not match:
+        raise ConfigError(f"config.sweep_slice={text!r}: expected 'i/N' (slice i of N, "
+                          "counted from 0), e.g. --config.sweep_slice=0/4")
+    index, count = int(match[1]), int(match[2])
+    if not 0 <= index < count:
+        raise ConfigError(f"config.sweep_slice={text!r}: need 0 <= i < N")
+    return index, count
+
+
+def slice_indices(num_members: int, sweep_slice: str) -> range:
+    """The sweep indices of `sweep_slice`'s members: the i-th of N contiguous blocks, sizes
+    differing by at most one; every index is in exactly one slice."""
+    parsed = parse_slice(sweep_slice)
+    if parsed is None:
+        return range(num_members)
+    index, count = parsed
+    if count > num_members:
+        raise ConfigError(f"config.sweep_slice={sweep_slice!r}: {count} slices of a sweep of "
+                          f"{num_members} members would leave some empty; use N <= "
+                          f"{num_members}")
+    return range(index * num_members // count, (index + 1) * num_members // count)
+
+
+def split(config, whole: bool = False) -> list[Population]:
+    """The sweep of `config` as populations, one per static signature, in sweep order: the
+    members of config.sweep_slice, or of the whole sweep when `whole`."""
+    members = member_configs(config)
+    kept = (range(len(members)) if whole
+            else slice_indices(len(members), config.get("sweep_slice", "")))
     groups: dict[tuple, list] = {}
-    for member in member_configs(config):
-        groups.setdefault(static_signature(member), []).append(member)
+    for index in kept:
+        groups.setdefault(static_signature(members[index]), []).append(index)
     varied = [n for n in _sweep_items(config) if n in STATIC_SWEEPABLE]
     populations = []
-    for members in groups.values():
-        name = "_".join(f"{n}-{_short(members[0][n])}" for n in varied) or "main"
-        populations.append(Population(name=name, configs=tuple(members)))
+    for indices in groups.values():
+        first = members[indices[0]]
+        name = "_".join(f"{n}-{_short(first[n])}" for n in varied) or "main"
+        populations.append(Population(name=name, configs=tuple(members[i] for i in indices),
+                                      indices=tuple(indices)))
     return populations
 
 
