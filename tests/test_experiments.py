@@ -88,37 +88,53 @@ def test_anomaly_reports_an_auc_per_held_out_class(tmp_path, data_dir):
         assert rows[2][header][1] == pytest.approx(np.std(per_class, ddof=1), abs=1e-12)
 
 
-def test_disentanglement_sweep_reports_every_metric_along_training(tmp_path, data_dir):
-    out = script("disentanglement", tmp_path, "--config.num_epochs=2", "--config.eval_every=1",
-                 "--config.num_train=256", "--config.num_test=200",
-                 "--config.sweep.beta=(1., 8.)", "--config.sweep.seed=(0,)",
-                 "--config.disentanglement_votes=64",
+def test_disentanglement_study_reports_the_effect_and_the_information_matrices(tmp_path,
+                                                                               data_dir):
+    out = script("disentanglement", tmp_path, "--config.num_epochs=2",
+                 "--config.num_train=256", "--config.num_test=200", "--config.hidden=(32,)",
+                 "--config.sweep.objective=('elbo','elbo','tcvae','tcvae')",
+                 "--config.sweep.beta=(1.,1.,6.,6.)", "--config.sweep.seed=(0,1,0,1)",
+                 "--config.disentanglement_votes=64", "--config.figures=False",
                  "--config.dci_importance_model=random_forest", data_dir=data_dir)
-    results = json.loads((out / "summary.json").read_text())
     records = json.loads((out / "results.json").read_text())  # vae_jax.report's, one per member
-    assert [r["beta"] for r in records] == [1.0, 8.0] and "eval/mig" in records[0]
-    results["members"] = [dict(r, hparams={"beta": r["beta"]}) for r in records]
-    for name in ("eval/mig", "eval/sap", "eval/dci_disentanglement", "eval/factor_vae",
-                 "eval/beta_vae"):
-        # Each beta's row: its one seed's member, with no spread (a sample std needs two).
-        for row in results["summary"]:
-            values = [m[name] for m in results["members"] if m["hparams"]["beta"] == row["beta"]]
-            assert len(values) == 1, name
-            assert row[name][0] == pytest.approx(values[0], abs=1e-12)
-            assert np.isnan(row[name][1]), name
-    assert {m["dci_importance_model"] for m in results["members"]} == {"random_forest"}
-    assert "DCI dis. (random forest)" in (out / "REPORT.md").read_text()
-    assert (out / "metrics_vs_beta.png").exists()
-    # MIG, DCI and FactorVAE at both evaluations (steps of epochs 1 and 2), per beta.
-    along = results["along_training"]
-    assert set(along) == {"MIG", "DCI dis.", "FactorVAE"}
-    steps_per_epoch = 256 // 64
-    for lines in along.values():
-        assert set(lines) == {"beta 1", "beta 8"}
-        for line in lines.values():
-            assert line["step"] == [steps_per_epoch, 2 * steps_per_epoch]
-            assert len(line["mean"]) == len(line["std"]) == 2
-    assert (out / "metrics_along_training.png").stat().st_size > 10_000
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(r["objective"], r["beta"], r["seed"]) for r in records] == [
+        ("elbo", 1.0, 0), ("elbo", 1.0, 1), ("tcvae", 6.0, 0), ("tcvae", 6.0, 1)]
+    # The effect table, recomputed from the records: mean, sample std, margin, pooled spread.
+    vae = np.array([r["eval/mig"] for r in records[:2]])
+    tc = np.array([r["eval/mig"] for r in records[2:]])
+    row = summary["effect"]["beta-TCVAE (beta 6)"]
+    assert row["mean"] == pytest.approx(tc.mean(), abs=1e-12)
+    assert row["std"] == pytest.approx(tc.std(ddof=1), abs=1e-12)
+    assert row["margin_over_vae"] == pytest.approx(tc.mean() - vae.mean(), abs=1e-12)
+    pooled = np.sqrt((tc.var(ddof=1) + vae.var(ddof=1)) / 2)
+    assert row["two_pooled_std"] == pytest.approx(2 * pooled, abs=1e-12)
+    assert row["effect_shown"] == bool(tc.mean() - vae.mean() > 2 * pooled)
+    # MIG after every epoch for every member, against images seen; the last is the final one.
+    curves = summary["mig_along_training"]
+    assert sorted(curves) == ["VAE (beta 1)", "beta-TCVAE (beta 6)"]
+    for name, first in (("VAE (beta 1)", 0), ("beta-TCVAE (beta 6)", 2)):
+        for i, line in enumerate(curves[name]):
+            assert line["epoch"] == [256, 512]
+            assert line["eval/mig"][-1] == records[first + i]["eval/mig"]
+    assert (out / "mig_along_training.png").stat().st_size > 10_000
+    # The information matrices: the best member's and the beta = 1 VAE's of its seed. MIG
+    # read off the figure's matrix (per factor the gap of its two largest entries) is the
+    # MIG the evaluator logged for that member: the figure shows the codes that were scored.
+    matrices = summary["info_matrices"]
+    best = max(records, key=lambda r: r["eval/mig"])
+    assert len(matrices) == 2
+    for title, matrix in matrices.items():
+        matrix = np.array(matrix)
+        assert matrix.shape == (10, 5) and (matrix >= 0).all() and (matrix <= 1 + 1e-9).all()
+        top = np.sort(matrix, axis=0)[::-1]
+        logged = float(re.search(r"MIG ([0-9.]+)", title).group(1))
+        assert np.mean(top[0] - top[1]) == pytest.approx(logged, abs=5e-4)
+        assert f"seed {best['seed']}" in title
+    assert f"MIG {best['eval/mig']:.3f}" in next(iter(matrices))
+    assert "VAE (beta 1)" in list(matrices)[1]
+    report = (out / "REPORT.md").read_text()
+    assert "beta-TCVAE (beta 6)" in report and "info_matrices.png" in report
 
 
 @pytest.mark.real_data

@@ -168,6 +168,19 @@ def mutual_info_matrix(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20)
     )
 
 
+def factor_entropies(factors: ArrayLike) -> np.ndarray:
+    """Entropy (nats) of each discrete factor column [N, F] -> [F], as MIG normalises by."""
+    factors = np.asarray(factors)
+    return np.array([mutual_info_score(col, col) for col in factors.T])
+
+
+def normalized_info_matrix(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> np.ndarray:
+    """`mutual_info_matrix` over each factor's entropy, [num_latents, num_factors] in [0, 1]:
+    the share of a factor each latent captures (MIG is, per factor, the gap between a column's
+    two largest entries)."""
+    return mutual_info_matrix(codes, factors, num_bins) / factor_entropies(factors)
+
+
 def mig(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> float:
     """Mutual Information Gap (Chen et al. 2018), as in disentanglement_lib's `compute_mig`.
 
@@ -190,7 +203,7 @@ def mig(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> float:
     """
     codes, factors = _check_inputs(codes, factors, min_latents=2)
     info = mutual_info_matrix(codes, factors, num_bins)  # [L, F]
-    entropy = np.array([mutual_info_score(col, col) for col in factors.T])
+    entropy = factor_entropies(factors)
     top = np.sort(info, axis=0)[::-1]
     return float(np.mean((top[0] - top[1]) / entropy))
 

@@ -210,9 +210,10 @@ def rate_distortion(points: Sequence[dict], path: str, title: str = "") -> str:
 
 
 def member_curves(groups: dict[str, list[dict]], metrics: Sequence[tuple[str, str]], path: str,
-                  title: str = "") -> str:
+                  title: str = "", xlabel: str = "epoch") -> str:
     """One panel per (metric key, heading); a colour per group (model config), a line per
-    member (seed). groups: label -> [{'epoch': [E], metric key: [E]}, ...]."""
+    member (seed). groups: label -> [{'epoch': [E], metric key: [E]}, ...]; 'epoch' holds the
+    x values (`xlabel` names them: images seen, say)."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     others = [label for label in groups if not label.startswith("AE")]
     colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(others), 1)))
@@ -224,11 +225,30 @@ def member_curves(groups: dict[str, list[dict]], metrics: Sequence[tuple[str, st
                     ax.plot(series["epoch"], series[key], color=colour_of.get(label, "black"),
                             alpha=0.8,
                             linewidth=1.2, label=label if i == 0 else None)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(xlabel)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_title(heading, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def info_matrices(panels: dict[str, np.ndarray], factor_names: Sequence[str], path: str,
+                  title: str = "") -> str:
+    """One heat map per named [latents, factors] matrix (mutual information over the factor's
+    entropy, in [0, 1]), the value printed in each cell: which factor each latent captured."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 4.2), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], panels.items(), strict=True):
+        image = ax.imshow(matrix, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        for (row, col), value in np.ndenumerate(matrix):
+            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if value < 0.5 else "black")
+        ax.set_xticks(range(len(factor_names)), factor_names, rotation=45, ha="right")
+        ax.set_yticks(range(matrix.shape[0]), [f"z{i}" for i in range(matrix.shape[0])])
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="I(z_i; v_k) / H(v_k)")
+    if title:
+        fig.suptitle(title, fontsize=10)
     return _save(fig, path)
