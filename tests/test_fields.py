@@ -76,7 +76,8 @@ def _refusal(config) -> str | None:
 
 @functools.cache
 def _loss(model, objective, corruption):
-    """(jitted loss(hparams) at fixed params, batch, key and step) for one static program."""
+    """loss(hparams) at fixed params, batch, key and step for one static program (eager: each
+    evaluation is cheap, a compilation per pair would cost more)."""
     config = _config(model, objective, corruption=corruption)
     net = models.build(config, IMAGE_SHAPE)
     params = train.create_state(jax.random.key(0), net, train.make_optimizer(config),
