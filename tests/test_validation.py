@@ -82,6 +82,9 @@ BAD_INPUTS = [
     (["--config.grad_shards=4", "--config.mesh_data=8"], "do not split over mesh_data=8"),
     (["--config.grad_shards=4", "--config.objective=tcvae"], "objective tcvae estimates"),
     (["--config.grad_shards=4", "--config.sweep.free_bits=(0.0, 0.5)"], "free_bits=0.5 acts"),
+    (["--config.model=ae", "--config.sweep.beta=(2.0, 4.0)"], "config.beta=2.0 would be ignored"),
+    (["--config.objective=iwae", "--config.free_bits=0.5"], "config.free_bits=0.5 would be"),
+    (["--config.noise_level=0.3"], "config.noise_level=0.3 would be ignored (corruption=none"),
     ([], "workdir"),  # no --workdir: the flag is named
     (["--bogus_flag=1"], "bogus_flag"),
 ]
@@ -107,7 +110,7 @@ def cli(tmp_path_factory):
     interpreter through tests/cli_driver.py, a few as separate `python -m vae_jax.main`."""
     root = tmp_path_factory.mktemp("cli")
     bad = [_argv(root / f"bad_{i}", extra) for i, (extra, _) in enumerate(BAD_INPUTS)]
-    warn = _argv(root / "warn", ["--config.model=ae", "--config.sweep.beta=(2.0, 4.0)",
+    warn = _argv(root / "warn", ["--config.pixel_std=0.2", "--config.sweep.latents=(2, 4)",
                                  f"--config.data_dir={root / 'no_data'}"])
     value = _argv(root / "s3", ["--config.data_source=tfsd"])
     main = ["-m", "vae_jax.main"]
@@ -182,10 +185,11 @@ def test_experiments_give_the_same_one_line(cli):
 
 
 def test_ignored_field_warns_once_per_run(cli):
-    """An AE with a swept beta: two members ignore beta, the warning is printed once; the run
-    then goes on (here to a missing data folder)."""
+    """A static field two members ignore (pixel_std with a Bernoulli likelihood, two latent
+    sizes): the warning is printed once; the run then goes on (here to a missing data folder)."""
     stderr = cli["warn"]["stderr"]
-    assert stderr.count("config.beta=") == 1 and "is ignored (model=ae" in stderr, stderr
+    assert stderr.count("config.pixel_std=") == 1 and "is ignored (only likelihood" in stderr, \
+        stderr
     assert cli["warn"]["rc"] == 2 and "does not exist" in stderr
 
 
@@ -233,10 +237,32 @@ def test_every_repo_config_passes_without_warnings():
 
 @pytest.mark.parametrize("overrides,field", [
     (dict(model="ae", beta=4.0), "beta"),
+    (dict(model="vq_vae", objective="vq", kl_warmup_epochs=2.0), "kl_warmup_epochs"),
+    (dict(objective="tcvae", capacity_max=25.0), "capacity_max"),
+    (dict(model="ladder_vae", objective="iwae", iwae_samples=5, free_bits=0.5), "free_bits"),
     (dict(penalty_weight=0.1), "penalty_weight"),
     (dict(noise_level=0.3), "noise_level"),
     (dict(tc_alpha=2.0), "tc_alpha"),
     (dict(model="ae", objective="sparse_l1", sparsity_target=0.1), "sparsity_target"),
+    (dict(factor_vae_gamma=40.0), "factor_vae_gamma"),
+    (dict(objective="dip_vae_i", sweep=dict(seed=None, commitment_beta=(0.25, 1.0))),
+     "commitment_beta"),
+])
+def test_member_fields_the_member_ignores_are_refused(overrides, field):
+    """A member field the objective does not read is an error, not a warning: a member that
+    silently equals another is a wrong table (tests/test_fields.py measures every pair)."""
+    sweep = overrides.pop("sweep", {})
+    config = _config(**overrides)
+    for name, values in sweep.items():
+        config.sweep[name] = values
+    with pytest.raises(ConfigError, match=rf"^config\.{field}=\S+ would be ignored .*--config"):
+        validation.check(config)
+
+
+@pytest.mark.parametrize("overrides,field", [
+    (dict(pixel_std=0.2), "pixel_std"),
+    (dict(tc_estimator="mss"), "tc_estimator"),
+    (dict(code_activation="sigmoid"), "code_activation"),
     (dict(dataset="sprites", data_source="tfds"), "data_source"),
 ])
 def test_ignored_fields_warn_through_absl_logging(overrides, field, caplog):

@@ -16,7 +16,7 @@ from configs import test as test_config
 from tests.known_answers import bernoulli_nll as _bernoulli_nll
 from tests.known_answers import log_normal as _log_normal
 from tests.known_answers import small_model
-from vae_jax import hparams, objectives, run
+from vae_jax import hparams, load_run, objectives, run
 from vae_jax.data import corruption
 from vae_jax.errors import ConfigError
 from vae_jax.objectives import penalties
@@ -411,13 +411,21 @@ def test_variant_configs_train(name, data_dir, tmp_path):
     config.evals = tuple(e for e in config.evals if e not in ("factor_vae", "beta_vae"))
     config.final_evals = ()
     result = run.train_and_evaluate(config, str(tmp_path))
+    finished = load_run(str(tmp_path))
+    coin_flip = math.prod(finished.dataset.test_images.shape[1:]) * math.log(2)
     for records in result.values():
         for record in records:
-            assert np.isfinite(record["train/loss"]) and np.isfinite(record["eval/recon"])
+            # Trained, the Bernoulli decoder beats the coin flip of its untrained start (log 2
+            # nats a pixel: 543 an MNIST image, where these few steps reach ~200).
+            assert record["eval/recon"] < 0.8 * coin_flip, record
             if "denoising" in config.evals:  # the AE removes noise, even this early
                 assert record["eval/psnr_denoised"] > record["eval/psnr_noisy"] + 1.0
-            if "sparsity" in config.evals:
-                # Markov's inequality ties the two statistics: the fraction of codes with
-                # |z| >= NEAR_ZERO is at most mean|z| / NEAR_ZERO.
-                assert 1 - record["eval/near_zero"] <= (
-                    record["eval/mean_activation"] / penalties.NEAR_ZERO + 1e-6)
+    if "sparsity" in config.evals:
+        # The evaluator's two statistics, recomputed in numpy from the member's test codes:
+        # mean |z| and the share of (image, unit) pairs with |z| < NEAR_ZERO.
+        (record,) = [r for records in result.values() for r in records]
+        codes = np.abs(np.asarray(finished.member(0).encode(finished.dataset.test_images),
+                                  np.float64))
+        assert record["eval/mean_activation"] == pytest.approx(codes.mean(), rel=1e-5)
+        assert record["eval/near_zero"] == pytest.approx(
+            (codes < penalties.NEAR_ZERO).mean(), abs=2 / codes.size)

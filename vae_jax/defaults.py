@@ -96,7 +96,9 @@ def base_config() -> ml_collections.ConfigDict:
     # mss_even (stratified, the other examples weighted evenly); see penalties.tc_log_weights
     config.tc_estimator = "mws"
 
-    # Hparams (arrays; sweepable within one program).
+    # Hparams (arrays; sweepable within one program). A member whose model or objective
+    # does not read one of them, set away from its default, is refused by the validation
+    # pass (beta with an AE, free_bits with iwae, noise_level without a corruption, ...).
     config.beta = 1.0  # weight of the KL term (1 = the ELBO); tcvae: of the TC term
     config.learning_rate = 1e-3  # peak learning rate; lr_schedule gives its shape
     config.seed = 0  # model seed: initialisation and sampling noise
@@ -106,7 +108,12 @@ def base_config() -> ml_collections.ConfigDict:
     config.tc_alpha = 1.0  # tcvae: weight of the index-code mutual information
     config.tc_gamma = 1.0  # tcvae: weight of the dimension-wise KL (beta weighs the TC)
     config.kl_warmup_steps = 0.0  # steps of linear beta warm-up; 0 = off
-    config.free_bits = 0.0  # per-latent KL floor in nats; 0 = off
+    # free_bits and capacity_* shape the KL term of elbo (every VAE model), factor_vae and
+    # dip_vae_*: free bits floor each latent's batch-mean KL, or the batch-mean total
+    # KL where it is sampled (vamp_vae, two_layer_vae, ladder_vae); capacity steers the
+    # total towards C(t). iwae (log p(z)/q(z|x) inside each weight) and tcvae (the KL split
+    # into MI, TC and dimension-wise KL) have no such term: the validation refuses them.
+    config.free_bits = 0.0  # per-latent KL floor in nats; 0 = off.
     config.capacity_max = 0.0  # capacity annealing target C_max in nats; 0 = off
     config.capacity_steps = 0.0  # steps over which C grows from 0 to capacity_max
     config.factor_vae_gamma = 10.0  # factor_vae: weight of the discriminator's TC estimate

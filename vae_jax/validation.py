@@ -5,8 +5,10 @@ training run, and leaves no workdir behind. It checks every field against `FIELD
 allowed values or range, whether a sweep may vary it), every sweep value against its field's
 rule, and then each member of the sweep for combinations that cannot work (an objective of the
 other model, an evaluator the dataset cannot serve, judged by the dataset's name before it is
-loaded). Fields the chosen model ignores give one warning each. The post-load checks
-(`evaluators.validate`, `data.load`) stay as the backstop for what only the data can tell.
+loaded), and a member field (beta, free_bits, ...) set away from its default that the
+member's model or objective does not read. Static fields the chosen model ignores give one
+warning each. The post-load checks (`evaluators.validate`, `data.load`) stay as the backstop
+for what only the data can tell.
 
 `describe_fields()` turns the table into rows for docs/configuration.md.
 """

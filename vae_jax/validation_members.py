@@ -3,7 +3,8 @@
 Each field alone has passed `validation.FIELD_RULES`; here the fields meet: an objective of the
 other model, an evaluator the dataset cannot serve (known from the dataset's name: `arrays` is
 only known once loaded, and `evaluators.validate` checks it then), a convolution stack too deep
-for the images. Fields that this member's model or objective ignores give a warning each.
+for the images. A member field (Hparams) that this member's model or objective does not read
+is refused when it leaves its default (REFUSED); a static field it ignores gives a warning.
 """
 
 from __future__ import annotations
@@ -43,20 +44,40 @@ DATASET_FACTS = {
 }
 _UNKNOWN = DatasetFacts(None, None, False, None, None, None)  # tfds:<name>: known once loaded
 PENALTY_OBJECTIVES = ("sparse_l1", "sparse_kl", "contractive")
-KL_FIELDS = ("beta", "kl_warmup_steps", "free_bits", "capacity_max", "capacity_steps")
+# The objectives weighted by beta (and its warm-up): every VAE bound. Those whose KL is a term
+# of its own, which free bits and capacity annealing shape (objectives/kl_schedules.py): IWAE
+# weighs log p(z) - log q(z|x) inside each importance weight and TCVAE splits the KL into
+# three weighted terms, so neither has one KL to floor or to steer towards a capacity.
+KL_OBJECTIVES = ("elbo", "iwae", "tcvae", "factor_vae", "dip_vae_i", "dip_vae_ii")
+KL_TERM_OBJECTIVES = ("elbo", "factor_vae", "dip_vae_i", "dip_vae_ii")
 
-# (fields, ignored when(member, objective), why): a warning when such a field differs from its
-# default, since the run then does not do what its config says.
-IGNORED = (
-    (KL_FIELDS, lambda c, o: c.model == "ae", "model=ae has no KL term"),
+# (fields, ignored when(member, objective), why): the member fields (Hparams, sweepable within
+# one program) that a member's model or objective does not read. One of them away from its
+# default is refused: the member would silently equal the one at the default.
+# tests/test_fields.py measures every (field, model, objective) against this table.
+REFUSED = (
+    (("beta", "kl_warmup_steps", "kl_warmup_epochs"), lambda c, o: o not in KL_OBJECTIVES,
+     "objective {o} of model={model} has no KL term to weigh"),
+    (("free_bits", "capacity_max", "capacity_steps", "capacity_epochs"),
+     lambda c, o: o not in KL_TERM_OBJECTIVES,
+     "free bits and capacity shape the KL term of elbo, factor_vae and dip_vae_*; objective "
+     "{o} has none of its own"),
     (("penalty_weight",), lambda c, o: o not in PENALTY_OBJECTIVES,
      f"only the {', '.join(PENALTY_OBJECTIVES)} objectives have a penalty"),
     (("sparsity_target",), lambda c, o: o != "sparse_kl", "only objective=sparse_kl uses it"),
-    (("code_activation",), lambda c, o: c.model != "ae", "only an AE's code has an activation"),
     (("noise_level",), lambda c, o: c.corruption == "none",
      "corruption=none: set --config.corruption to train a denoising model"),
-    (("tc_alpha", "tc_gamma", "tc_estimator"), lambda c, o: o != "tcvae",
-     "only objective=tcvae uses it"),
+    (("tc_alpha", "tc_gamma"), lambda c, o: o != "tcvae", "only objective=tcvae uses it"),
+    (("factor_vae_gamma",), lambda c, o: o != "factor_vae",
+     "only objective=factor_vae uses it"),
+    (("dip_lambda_od", "dip_lambda_d"), lambda c, o: o not in ("dip_vae_i", "dip_vae_ii"),
+     "only objective=dip_vae_i and dip_vae_ii use it"),
+    (("commitment_beta",), lambda c, o: c.model != "vq_vae", "only model=vq_vae uses it"),
+)
+# The same for static fields: a warning each, the run goes on.
+IGNORED = (
+    (("tc_estimator",), lambda c, o: o != "tcvae", "only objective=tcvae uses it"),
+    (("code_activation",), lambda c, o: c.model != "ae", "only an AE's code has an activation"),
     (("pixel_std",), lambda c, o: c.likelihood != "gaussian", "only likelihood=gaussian uses it"),
     (("data_path",), lambda c, o: c.dataset not in ("arrays", "image_folder"),
      "only dataset=arrays and image_folder read it"),
@@ -76,6 +97,7 @@ def check_member(config) -> dict[str, str]:
     _check_grad_shards(config, objective)
     for name in tuple(config.evals) + tuple(config.final_evals):
         _check_evaluator(name, config, facts)
+    _check_read(config, objective)
     return ignored_fields(config, objective)
 
 
@@ -172,15 +194,25 @@ def _defaults() -> dict:
     return defaults.base_config().to_dict()
 
 
-def ignored_fields(config, objective: str) -> dict[str, str]:
-    """{field: warning} for the fields that differ from their defaults but that this member
-    ignores."""
+def _differing(config, objective: str, table) -> list[tuple[str, str]]:
+    """(field, why) for each field of `table` that this member ignores and that differs from
+    its default."""
     base = _defaults()
-    warnings = {}
-    for fields, ignored, why in IGNORED:
-        if not ignored(config, objective):
-            continue
-        for name in fields:
-            if config[name] != base[name]:
-                warnings[name] = f"config.{name}={config[name]!r} is ignored ({why})"
-    return warnings
+    return [(name, why.format(o=objective, model=config.model))
+            for fields, ignored, why in table if ignored(config, objective)
+            for name in fields if config[name] != base[name]]
+
+
+def _check_read(config, objective: str) -> None:
+    """Raises for the first member field set away from its default that this member's model
+    or objective does not read (REFUSED)."""
+    for name, why in _differing(config, objective, REFUSED):
+        raise ConfigError(f"config.{name}={config[name]!r} would be ignored ({why}): drop it, "
+                          f"or --config.{name}={_defaults()[name]!r}")
+
+
+def ignored_fields(config, objective: str) -> dict[str, str]:
+    """{field: warning} for the static fields that differ from their defaults but that this
+    member ignores."""
+    return {name: f"config.{name}={config[name]!r} is ignored ({why})"
+            for name, why in _differing(config, objective, IGNORED)}
