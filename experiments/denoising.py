@@ -46,7 +46,7 @@ def denoised_rows(workdir: str, config, dataset: data.Dataset, count: int) -> np
             params = train.member(states.params, i)
             noisy = corruption.corrupt(per_example.denoising_noise_key(config.data_seed), clean,
                                        config.corruption, member_config.noise_level)
-            denoised = per_example.denoise(setup.model, params, noisy)
+            denoised = per_example.denoise(setup.model, params, noisy, setup.mean_image)
             rows += [np.asarray(clean), np.asarray(noisy), np.asarray(denoised)]
     return np.stack(rows)
 

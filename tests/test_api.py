@@ -119,6 +119,23 @@ def test_evaluate_reproduces_the_logged_final_evaluation(finished):
     assert on_blank["nelbo"] == pytest.approx(on_blank["recon"] + on_blank["kl"], rel=1e-6)
 
 
+def test_evaluate_reproduces_the_logged_probes_under_dynamic_binarization(tmp_path):
+    """The run fits the probes on binarised training images (evaluators.probe_train_images);
+    the API must fit on the same, not on the grey images, and give the logged values exactly."""
+    from configs import test as test_config
+
+    config = test_config.get_config()
+    config.data_dir, config.figures, config.num_epochs = DATA_DIR, False, 1
+    config.num_train, config.num_test, config.probe_train_size = 512, 256, 512
+    config.evals = ("elbo", "linear_probe", "knn")
+    assert config.binarization == "dynamic"
+    run.train_and_evaluate(config, str(tmp_path))
+    member = vae_jax.load_run(str(tmp_path)).member(0)
+    logged = member.metrics()[-1]
+    for name in ("linear_probe", "knn"):
+        assert member.evaluate(name)[name] == logged[f"eval/{name}"], name
+
+
 def test_bad_requests_name_the_problem(finished, tmp_path):
     with pytest.raises(ConfigError, match="members 0..1, not 2"):
         finished.member(2)

@@ -4,8 +4,9 @@
     run = vae_jax.load_run("/tmp/compare/vae")   # config.json + checkpoints + metrics.jsonl
     member = run.member(2)                       # reads member 2's parameters only
     codes = member.encode(images)                # posterior means (VAE) or codes (AE)
-    pixels = member.decode(codes)                # pixel means: sigmoid of the decoder's logits
+    pixels = member.decode(codes)                # the likelihood's mean image, in [0, 1]
     member.sample(16, seed=0), member.reconstruct(images)
+    member.sample(16, seed=0, pixels="sample")   # pixels drawn from the likelihood too
     member.evaluate("elbo")                      # {'recon': ..., 'kl': ..., 'nelbo': ...}
     member.evaluate("nll", nll_samples=100)      # config fields overridable per call
     member.metrics()                             # the member's metrics.jsonl records
@@ -30,6 +31,8 @@ from vae_jax.errors import ConfigError, DataError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
 from vae_jax.train import population as population_lib
+
+PIXEL_SAMPLE_TAG = 0x706978  # "pix": folded into key(seed) for Member.sample(pixels="sample")
 
 
 def load_run(workdir: str, data_dir: str | None = None) -> Run:
@@ -114,8 +117,26 @@ class Member:
 
     @functools.cached_property
     def _decode(self):
-        return jax.jit(lambda params, z: jax.nn.sigmoid(
+        mean_image = self._setup.mean_image
+        return jax.jit(lambda params, z: mean_image(
             self.model.apply({"params": params}, z, method="decode")))
+
+    @functools.cached_property
+    def _draw(self):
+        sample_image = self._setup.sample_image
+
+        def draw(params, z, key):
+            logits = self.model.apply({"params": params}, z, method="decode")
+            return sample_image(key, logits, params.get("x_logvar"))
+
+        return jax.jit(draw)
+
+    @functools.cached_property
+    def _code_width(self) -> int:
+        """What `encode` returns per image and `decode` reads: latents (a VQ-VAE's
+        latents x code_dim)."""
+        x = jax.ShapeDtypeStruct((1, *self.run.dataset.image_shape), jnp.float32)
+        return jax.eval_shape(self._encode, self.params, x).shape[-1]
 
     def encode(self, images) -> np.ndarray:
         """Posterior means (VAE) or codes (AE) [N, latents] of uint8 images [N, H, W, C] or of
@@ -124,28 +145,48 @@ class Member:
         return self._chunked(lambda chunk: self._encode(self.params, chunk), x)
 
     def decode(self, z) -> np.ndarray:
-        """Pixel means [N, H, W, C] (sigmoid of the decoder's logits) of latents z [N, latents]."""
-        z = np.asarray(z, np.float32)
-        if z.ndim != 2 or z.shape[1] != self.config.latents:
-            raise DataError(f"decode takes latents of shape [N, {self.config.latents}], "
-                            f"got {z.shape}")
+        """The likelihood's mean images [N, H, W, C] in [0, 1] (objectives.make_mean_image:
+        sigmoid of the logits for Bernoulli and Gaussian pixels, E[x] of a discretised
+        logistic) of latents z [N, latents]."""
+        z = self._latents(z)
         return self._chunked(lambda chunk: self._decode(self.params, chunk), z)
 
     def reconstruct(self, images) -> np.ndarray:
-        """decode(encode(images)): the pixel means of the posterior mean (or the AE code)."""
+        """decode(encode(images)): the mean images of the posterior mean (or the AE code)."""
         return self.decode(self.encode(images))
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """Pixel means of n latents drawn from the model's prior with `seed`: N(0, I), or a
-        learned prior's own sampler (VampPrior, two stochastic layers, Ladder), as the samples
-        figure draws them (for an AE, which has no prior, N(0, I) shows what its decoder makes
-        of such codes)."""
+    def sample(self, n: int, seed: int = 0, pixels: str = "mean") -> np.ndarray:
+        """n images [N, H, W, C] in [0, 1] of latents drawn from the model's prior with `seed`:
+        N(0, I), or a learned prior's own sampler (VampPrior, two stochastic layers, Ladder),
+        as the samples figure draws them (for an AE, which has no prior, N(0, I) shows what its
+        decoder makes of such codes). pixels="mean": their mean images, as `decode`;
+        "sample": the pixels drawn from the likelihood too (objectives.make_sample_image)."""
+        if pixels not in ("mean", "sample"):
+            raise ConfigError(f"sample: pixels must be 'mean' or 'sample', got {pixels!r}")
         z = member_figures.prior_latents(self.model, self.params, jax.random.key(seed), n,
                                          self.config.latents)
         if z is None:
             raise ConfigError(f"model {self.config.model!r} has no prior to sample (a VQ-VAE's "
                             "codes need a separately trained prior); decode chosen codes instead")
-        return self.decode(z)
+        if pixels == "mean":
+            return self.decode(z)
+        z = self._latents(z)
+        # Its own stream: a tag no prior sampler's split of key(seed) can equal.
+        pixel_key = jax.random.fold_in(jax.random.key(seed), PIXEL_SAMPLE_TAG)
+        size = self.config.eval_batch_size
+        return np.concatenate([  # each chunk its own pixel key
+            np.asarray(self._draw(self.params, jnp.asarray(z[i:i + size]),
+                                  jax.random.fold_in(pixel_key, i // size)))
+            for i in range(0, len(z), size)])
+
+    def _latents(self, z) -> np.ndarray:
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self._code_width:
+            raise DataError(f"decode takes latents of shape [N, {self._code_width}], "
+                            f"got {z.shape}")
+        if not len(z):
+            raise DataError("no inputs: give at least one image or latent")
+        return z
 
     def _chunked(self, fn, x: np.ndarray) -> np.ndarray:
         if not len(x):
@@ -207,9 +248,13 @@ class Member:
             means = evaluators.summarize(names, scores, dataset, config.exclude_train_labels)
             out = {k: float(v[0]) for k, v in means.items()}
         else:
-            codes = {"test": self.encode(images)}
+            # The run's own encoder and probe images (binarised once under dynamic
+            # binarisation), so the logged value is reproduced exactly.
+            encode = jax.jit(evaluators.make_population_encoder(setup))
+            codes = {"test": np.asarray(encode(params, images))[0]}
             if name in evaluators.ON_LABELS:
-                codes["train"] = self.encode(dataset.train_images[: config.probe_train_size])
+                probe_images = jnp.asarray(evaluators.probe_train_images(dataset, config))
+                codes["train"] = np.asarray(encode(params, probe_images))[0]
             out = evaluators.code_metrics(
                 names, codes, dataset,
                 lambda x: per_example.encode_images(self.model, self.params, x), config)

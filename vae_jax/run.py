@@ -7,7 +7,6 @@ populations (one per static signature of the sweep; a plain run is one populatio
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 
@@ -26,6 +25,7 @@ from vae_jax import (
     validation,
     workdir_lock,
 )
+from vae_jax import hparams as hparams_lib
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
@@ -63,6 +63,11 @@ class Setup:
             config.likelihood, channels, config.num_mixtures))
         self.log_likelihood = objectives.make_log_likelihood(
             config.likelihood, config.pixel_std, channels, config.num_mixtures)
+        # logits -> the likelihood's mean image / (key, logits, x_logvar) -> a drawn image.
+        self.mean_image = objectives.make_mean_image(config.likelihood, channels,
+                                                     config.num_mixtures)
+        self.sample_image = objectives.make_sample_image(config.likelihood, config.pixel_std,
+                                                         channels, config.num_mixtures)
         self.loss_fn = objectives.build(config, self.model, len(dataset.train_images))
         self.tx = train.make_optimizer(config)
         self.steps_per_epoch = train.steps_per_epoch(len(dataset.train_images), config.batch_size)
@@ -139,8 +144,9 @@ def _check_memory(setup: Setup, population, dataset: data.Dataset) -> str:
     """Chooses the input mode (config.input) and refuses a population that would not fit;
     -> 'device' | 'host'."""
     config = setup.config
-    per_member = memory.estimate_member_bytes(setup.model, setup.tx, dataset.image_shape,
-                                              config.batch_size)
+    per_member = memory.estimate_member_bytes(setup.loss_fn, setup.model, setup.tx,
+                                              dataset.image_shape, config.batch_size,
+                                              hparams_lib.from_config(population.static_config))
     available = memory.available_bytes(config.memory_limit_gb)
     train_bytes, test_bytes = dataset.train_images.nbytes, dataset.test_images.nbytes
     mode = memory.choose_input(config.input, population, per_member, train_bytes, test_bytes,
@@ -302,9 +308,6 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
     labels = population.member_labels()
     # Titles name what differs between the members (all Hparams would not fit).
     varying = [k for k in labels[0] if len({label[k] for label in labels}) > 1] or ["seed"]
-    to_image = functools.partial(objectives.mean_image, setup.config.likelihood,
-                                 channels=dataset.image_shape[-1],
-                                 num_mixtures=setup.config.num_mixtures)
     for i, label in enumerate(labels):
         if diverged[i] >= 0:  # frozen at non-finite values: nothing to draw
             continue
@@ -314,7 +317,7 @@ def _write_figures(setup, population, states, keys, dataset, workdir: str, sever
         title = ", ".join(f"{k}={label[k]:g}" for k in varying) if tag else population.name
         member_figures.write_member_figures(setup.model, params, dataset,
                                             train.member(keys.sample, i), directory, title,
-                                            setup.config.latents, to_image)
+                                            setup.config.latents, setup.mean_image)
         mine = [r for r in records if r.get("population") == population.name
                 and r.get("member") == i]
         member_figures.write_curves(mine, os.path.join(directory, "curves.png"),

@@ -99,14 +99,16 @@ def make_jitted_eval(setup, names: tuple[str, ...], batch_sharding=None):
             scores |= over_images(nll, params, images, key, config.nll_batch_size)
         if "denoising" in names:
             denoise = _on_sharded_chunks(per_example.make_denoising_psnr(
-                setup.model, config.corruption, hparams.noise_level), batch_sharding)
+                setup.model, config.corruption, hparams.noise_level, setup.mean_image),
+                batch_sharding)
             scores |= over_images(denoise, params, images, jax.random.clone(noise_key),
                                   config.eval_batch_size)
         if config.likelihood in objectives.DISCRETIZED:  # bits per dimension: eval/bpd, nll_bpd
             scores |= {f"{k}_bpd" if k == "nll" else "bpd": objectives.bits_per_dim(
                 scores[k], setup.model.image_shape) for k in ("nelbo", "nll") if k in scores}
         if "codebook" in names:  # whole-test-set usage counts [K], and the per-example mse
-            usage = over_images(codebook.make_usage(setup.model, config.codebook_size),
+            usage = over_images(codebook.make_usage(setup.model, config.codebook_size,
+                                                     setup.mean_image),
                                 params, images, None, config.eval_batch_size)
             scores |= dict(mse=usage["mse"], code_counts=usage["code_counts"].sum(axis=0))
         return {k: v for k, v in scores.items() if v.ndim == 1}  # codes stay on device

@@ -59,20 +59,25 @@ def denoising_noise_key(data_seed: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(data_seed), 1)
 
 
-def denoise(model, params, noisy: jax.Array) -> jax.Array:
-    """The decoder's mean image from the posterior mean (VAE) or the code (AE) of `noisy`."""
+def denoise(model, params, noisy: jax.Array, mean_image) -> jax.Array:
+    """The likelihood's mean image (`mean_image(logits)`, objectives.make_mean_image) decoded
+    from the posterior mean (VAE) or the code (AE) of `noisy`; shaped like `noisy`."""
     z = model.apply({"params": params}, noisy, method="encode")
     z = z[0] if isinstance(z, tuple) else z
-    return jax.nn.sigmoid(model.apply({"params": params}, z, method="decode"))
+    denoised = mean_image(model.apply({"params": params}, z, method="decode"))
+    if denoised.shape != noisy.shape:  # never compare images by broadcasting
+        raise ValueError(f"mean image {denoised.shape} is not shaped like the data {noisy.shape}")
+    return denoised
 
 
-def make_denoising_psnr(model, kind: str, level: jax.Array) -> PerExample:
+def make_denoising_psnr(model, kind: str, level: jax.Array, mean_image) -> PerExample:
     """(params, x, key) -> per-example `psnr_noisy` (corrupted vs clean) and `psnr_denoised`
-    (the decoder's mean, from the posterior mean or the AE code of the corrupted image)."""
+    (the likelihood's mean image, from the posterior mean or the AE code of the corrupted
+    image)."""
 
     def psnr_terms(params, x, key):
         noisy = corruption.corrupt(key, x, kind, level)
-        denoised = denoise(model, params, noisy)
+        denoised = denoise(model, params, noisy, mean_image)
         return dict(psnr_noisy=jax.vmap(corruption.psnr)(x, noisy),
                     psnr_denoised=jax.vmap(corruption.psnr)(x, denoised))
 

@@ -11,7 +11,8 @@ from vae_jax.objectives.likelihoods import (
     gaussian_log_likelihood,
     likelihood_channels,
     make_log_likelihood,
-    mean_image,
+    make_mean_image,
+    make_sample_image,
     reconstruction_nll,
 )
 from vae_jax.objectives.losses import (
@@ -28,7 +29,8 @@ from vae_jax.objectives.losses import (
 )
 
 __all__ = [
-    "DISCRETIZED", "bits_per_dim", "check_binarization", "likelihood_channels", "mean_image",
+    "DISCRETIZED", "bits_per_dim", "check_binarization", "likelihood_channels",
+    "make_mean_image", "make_sample_image",
     "OBJECTIVES", "LossFn", "bernoulli_log_likelihood", "build", "decoder_log_likelihood",
     "gaussian_log_likelihood", "kl_per_latent", "kl_to_standard_normal",
     "log_importance_weights", "make_ae_loss", "make_iwae_loss", "make_log_likelihood",

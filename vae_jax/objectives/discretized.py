@@ -92,11 +92,76 @@ def mixture_log_likelihood(x: jax.Array, outputs: jax.Array, channels: int,
                                   jnp.maximum(log_scales, MIN_LOG_SCALE), coeffs))
 
 
-def mixture_mean_image(outputs: jax.Array, channels: int, num_mixtures: int) -> jax.Array:
-    """[..., C] in [0, 1]: the mean of the most probable component per pixel (coupling
-    ignored), for figures."""
+# ------------------------------------------------------------------------- images in [0, 1]
+def logistic_bin_mean(mean: jax.Array, log_scale: jax.Array) -> jax.Array:
+    """E[k] / 255 in [0, 1] for the discretised logistic of `mean` and `log_scale` (elementwise):
+    E[k] = sum_{j=1..255} P(k >= j) = sum_j sigmoid((mean - lower edge of bin j) / scale),
+    exact (the clamped end bins included); XLA fuses the sum, nothing [..., 255] is held."""
+    edges = (2.0 * jnp.arange(1, 256, dtype=mean.dtype) - 256.0) / 255.0
+    inv_scale = jnp.exp(-jnp.maximum(log_scale, MIN_LOG_SCALE))[..., None]
+    return jnp.sum(jax.nn.sigmoid(inv_scale * (mean[..., None] - edges)), axis=-1) / 255.0
+
+
+def _logistic_draw(key: jax.Array, mean: jax.Array, log_scale: jax.Array) -> jax.Array:
+    """Integer bins k ~ the discretised logistic (a logistic draw, then its bin)."""
+    u = jax.random.uniform(key, mean.shape, mean.dtype, 1e-5, 1.0 - 1e-5)
+    x = mean + jnp.exp(jnp.maximum(log_scale, MIN_LOG_SCALE)) * (jnp.log(u) - jnp.log1p(-u))
+    # Bin k covers [(2k - 256)/255, (2k - 254)/255]; the end bins take the tails.
+    return jnp.clip(jnp.floor((255.0 * x + 256.0) / 2.0), 0, 255)
+
+
+def logistic_mean_image(outputs: jax.Array, channels: int) -> jax.Array:
+    """outputs [..., 2C] (C means, then C log-scales per pixel) -> E[x] [..., C] in [0, 1]."""
+    return logistic_bin_mean(outputs[..., :channels], outputs[..., channels:2 * channels])
+
+
+def logistic_sample_image(key: jax.Array, outputs: jax.Array, channels: int) -> jax.Array:
+    """outputs [..., 2C] -> a draw of x [..., C], pixel values k / 255."""
+    return _logistic_draw(key, outputs[..., :channels], outputs[..., channels:2 * channels]) / 255.0
+
+
+def _mixture_params(outputs: jax.Array, channels: int, num_mixtures: int):
+    """outputs [..., M * per component] -> weight logits [..., M], means and log-scales
+    [..., C, M], coupling coefficients [..., C(C-1)/2, M] (the likelihood's layout)."""
     m, c = num_mixtures, channels
-    best = jnp.argmax(outputs[..., :m], axis=-1)
-    means = outputs[..., m:m + c * m].reshape(*outputs.shape[:-1], c, m)
-    chosen = jnp.take_along_axis(means, best[..., None, None], axis=-1)[..., 0]
-    return jnp.clip((chosen + 1.0) / 2.0, 0.0, 1.0)
+    batch = outputs.shape[:-1]
+    means = outputs[..., m:m + c * m].reshape(*batch, c, m)
+    log_scales = outputs[..., m + c * m:m + 2 * c * m].reshape(*batch, c, m)
+    coeffs = jnp.tanh(outputs[..., m + 2 * c * m:].reshape(*batch, -1, m))
+    return outputs[..., :m], means, log_scales, coeffs
+
+
+def mixture_mean_image(outputs: jax.Array, channels: int, num_mixtures: int) -> jax.Array:
+    """outputs [..., M * per component] -> E[x] [..., C] in [0, 1]: the weighted means of the
+    components. Exact for one channel; with the coupling of C > 1 channels, channel c's
+    location moves with the component's mean of the channels before it (E[x_j] in place of
+    x_j, exact when the coefficients are 0)."""
+    logit_probs, means, log_scales, coeffs = _mixture_params(outputs, channels, num_mixtures)
+    expected, pair = [], 0  # per channel [..., M], on the [0, 1] scale
+    for c in range(channels):
+        location = means[..., c, :]
+        for j in range(c):
+            location = location + coeffs[..., pair, :] * (2.0 * expected[j] - 1.0)
+            pair += 1
+        expected.append(logistic_bin_mean(location, log_scales[..., c, :]))
+    weights = jax.nn.softmax(logit_probs, axis=-1)[..., None, :]
+    return jnp.sum(weights * jnp.stack(expected, axis=-2), axis=-1)
+
+
+def mixture_sample_image(key: jax.Array, outputs: jax.Array, channels: int,
+                         num_mixtures: int) -> jax.Array:
+    """outputs [..., M * per component] -> a draw of x [..., C]: a component per pixel, then
+    its channels in order, each moved by the coupling with the drawn channels before it."""
+    logit_probs, means, log_scales, coeffs = _mixture_params(outputs, channels, num_mixtures)
+    component_key, *channel_keys = jax.random.split(key, channels + 1)
+    chosen = jax.random.categorical(component_key, logit_probs)[..., None, None]
+    pick = lambda a: jnp.take_along_axis(a, chosen, axis=-1)[..., 0]  # noqa: E731
+    means, log_scales, coeffs = pick(means), pick(log_scales), pick(coeffs)
+    drawn, pair = [], 0  # per channel [...], bins 0..255
+    for c in range(channels):
+        location = means[..., c]
+        for j in range(c):
+            location = location + coeffs[..., pair] * (2.0 * drawn[j] / 255.0 - 1.0)
+            pair += 1
+        drawn.append(_logistic_draw(channel_keys[c], location, log_scales[..., c]))
+    return jnp.stack(drawn, axis=-1) / 255.0

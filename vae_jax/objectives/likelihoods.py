@@ -73,15 +73,84 @@ def likelihood_channels(likelihood: str, channels: int, num_mixtures: int = 1) -
     return channels
 
 
-def mean_image(likelihood: str, logits: jax.Array, channels: int,
-               num_mixtures: int = 1) -> jax.Array:
-    """The decoder's image [..., H, W, C] in [0, 1] (for figures): sigmoid of the logits, or a
-    discretised logistic's mean (of its most probable component)."""
-    if likelihood == "discretized_logistic":
-        return jnp.clip((logits[..., :channels] + 1.0) / 2.0, 0.0, 1.0)
-    if likelihood == "discretized_logistic_mixture":
-        return discretized.mixture_mean_image(logits, channels, num_mixtures)
-    return jax.nn.sigmoid(logits)
+# ------------------------------------------------------------------ images from the decoder
+# One pair per likelihood: (logits [..., H, W, K]) -> its mean image E[x], and
+# (key, logits, pixel log-variance) -> a draw of x; both [..., H, W, C] in [0, 1], the data's
+# shape. Every consumer that turns decoder outputs into pixels (figures, the API, denoising
+# PSNR, the codebook's mse) goes through these, never through its own sigmoid.
+def _sigmoid_mean(logits, channels, num_mixtures):
+    del channels, num_mixtures  # one output per pixel channel
+    return jax.nn.sigmoid(logits)  # Bernoulli: the pixel probability; Gaussian: its mean
+
+
+def _bernoulli_sample(key, logits, logvar, channels, num_mixtures):
+    del logvar, channels, num_mixtures
+    return jax.random.bernoulli(key, jax.nn.sigmoid(logits)).astype(logits.dtype)
+
+
+def _gaussian_sample(key, logits, logvar, channels, num_mixtures):
+    """A draw of N(sigmoid(logits), exp(logvar)), clipped to the image range [0, 1]."""
+    del channels, num_mixtures
+    noise = jax.random.normal(key, logits.shape, logits.dtype)
+    return jnp.clip(jax.nn.sigmoid(logits) + jnp.exp(0.5 * logvar) * noise, 0.0, 1.0)
+
+
+def _logistic_mean(logits, channels, num_mixtures):
+    del num_mixtures
+    return discretized.logistic_mean_image(logits, channels)
+
+
+def _logistic_sample(key, logits, logvar, channels, num_mixtures):
+    del logvar, num_mixtures
+    return discretized.logistic_sample_image(key, logits, channels)
+
+
+def _mixture_mean(logits, channels, num_mixtures):
+    return discretized.mixture_mean_image(logits, channels, num_mixtures)
+
+
+def _mixture_sample(key, logits, logvar, channels, num_mixtures):
+    del logvar
+    return discretized.mixture_sample_image(key, logits, channels, num_mixtures)
+
+
+IMAGES = {  # likelihood -> (mean image, sample image)
+    "bernoulli": (_sigmoid_mean, _bernoulli_sample),
+    "gaussian": (_sigmoid_mean, _gaussian_sample),
+    "gaussian_learned": (_sigmoid_mean, _gaussian_sample),
+    "discretized_logistic": (_logistic_mean, _logistic_sample),
+    "discretized_logistic_mixture": (_mixture_mean, _mixture_sample),
+}
+
+
+def _images(likelihood: str):
+    if likelihood not in IMAGES:
+        raise ConfigError(f"unknown likelihood {likelihood!r}")
+    return IMAGES[likelihood]
+
+
+def make_mean_image(likelihood: str, channels: int,
+                    num_mixtures: int = 1) -> Callable[[jax.Array], jax.Array]:
+    """logits [..., H, W, likelihood_channels] -> the likelihood's mean image E[x | logits]
+    [..., H, W, channels] in [0, 1]: what figures, reconstructions and denoising show."""
+    mean = _images(likelihood)[0]
+    return lambda logits: mean(logits, channels, num_mixtures)
+
+
+def make_sample_image(likelihood: str, pixel_std: float, channels: int,
+                      num_mixtures: int = 1) -> Callable[..., jax.Array]:
+    """(key, logits, x_logvar=None) -> one draw of x ~ p(x | logits) [..., H, W, channels] in
+    [0, 1]. `x_logvar` is gaussian_learned's parameter; `pixel_std` the fixed Gaussian's."""
+    sample = _images(likelihood)[1]
+    fixed_logvar = 2.0 * math.log(pixel_std)
+
+    def sample_image(key, logits, x_logvar=None):
+        if likelihood == "gaussian_learned" and x_logvar is None:
+            raise ValueError("gaussian_learned draws with its learned x_logvar: pass it")
+        logvar = fixed_logvar if likelihood == "gaussian" else x_logvar
+        return sample(key, logits, logvar, channels, num_mixtures)
+
+    return sample_image
 
 
 def check_binarization(config) -> None:

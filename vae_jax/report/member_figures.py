@@ -13,9 +13,9 @@ from vae_jax.metrics import per_example
 from vae_jax.report import plots
 
 
-def decode(model, params, z: np.ndarray, to_image=jax.nn.sigmoid) -> np.ndarray:
+def decode(model, params, z: np.ndarray, to_image) -> np.ndarray:
     """Images in [0, 1] for latent points z [N, latents]: `to_image` of the decoder's outputs
-    (pixel probabilities by default; `objectives.mean_image` for other likelihoods)."""
+    (the likelihood's mean image, objectives.make_mean_image)."""
     logits = jax.jit(lambda z: model.apply({"params": params}, z, method="decode"))(z)
     return np.asarray(to_image(logits))
 
@@ -68,7 +68,7 @@ def prior_latents(model, params, sample_key: jax.Array, num: int, num_latents: i
 
 def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.Array,
                          directory: str, title: str, num_latents: int,
-                         to_image=jax.nn.sigmoid) -> list[str]:
+                         to_image) -> list[str]:
     """Reconstructions, prior samples (none for a model without a prior: VQ-VAE), latent map,
     traversals, interpolations between test images (+ the manifold grid when 2-D) as PNGs."""
     os.makedirs(directory, exist_ok=True)
