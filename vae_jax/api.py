@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae_jax import checkpoints, data, train
+from vae_jax import checkpoints, data, streams, train
 from vae_jax import hparams as hparams_lib
 from vae_jax import run as run_lib
 from vae_jax.errors import ConfigError, DataError
@@ -140,8 +140,8 @@ class Member:
         learned prior's own sampler (VampPrior, two stochastic layers, Ladder), as the samples
         figure draws them (for an AE, which has no prior, N(0, I) shows what its decoder makes
         of such codes)."""
-        z = member_figures.prior_latents(self.model, self.params, jax.random.key(seed), n,
-                                         self.config.latents)
+        z = member_figures.prior_latents(self.model, self.params, streams.api_sample_key(seed),
+                                         n, self.config.latents)
         if z is None:
             raise ConfigError(f"model {self.config.model!r} has no prior to sample (a VQ-VAE's "
                             "codes need a separately trained prior); decode chosen codes instead")
@@ -194,7 +194,7 @@ class Member:
                             ".astype(np.uint8)")
         self._floats(images)  # checks the shape
         setup = run_lib.Setup(config, dataset)
-        keys = jax.vmap(population_lib.MemberKeys.from_seed)(
+        keys = jax.vmap(streams.member_keys)(
             jnp.asarray([int(config.seed)], jnp.uint32))  # this member as a population of one
         params = jax.tree.map(lambda a: a[None], self.params)
         images = jnp.asarray(images)

@@ -53,12 +53,6 @@ def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
     return terms
 
 
-def denoising_noise_key(data_seed: int) -> jax.Array:
-    """The one key that corrupts the test images for the `denoising` evaluator and figures, so
-    every member and every evaluation sees the same noise pattern at a given noise level."""
-    return jax.random.fold_in(jax.random.key(data_seed), 1)
-
-
 def denoise(model, params, noisy: jax.Array) -> jax.Array:
     """The decoder's mean image from the posterior mean (VAE) or the code (AE) of `noisy`."""
     z = model.apply({"params": params}, noisy, method="encode")

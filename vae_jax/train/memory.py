@@ -22,7 +22,7 @@ def estimate_member_bytes(model, tx, image_shape, batch_size: int) -> int:
     Parameters and Adam moments (the state), its gradients and updated copy, and every module
     output of a forward pass kept for the backward pass plus its gradient.
     """
-    key = jax.random.key(0)
+    key = jax.random.key(0)  # eval_shape: shapes only, no draw is made (no stream of streams.py)
     state = jax.eval_shape(lambda k: train_step_lib.create_state(k, model, tx, image_shape), key)
     x = jax.ShapeDtypeStruct((batch_size, *image_shape), jnp.float32)
     _, captured = jax.eval_shape(
