@@ -24,7 +24,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import vae_jax  # noqa: E402
-from vae_jax import run, validation  # noqa: E402
+from vae_jax import run, streams, validation  # noqa: E402
 from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.metrics import evaluators  # noqa: E402
 from vae_jax.report import comparison, logs, plots, tables  # noqa: E402
@@ -76,7 +76,8 @@ def label_of(model: str, beta) -> str:
 def overview_figures(out_dir: str, rows_by_model: dict, firsts: dict, config) -> list[str]:
     """The three figures REPORT.md opens with (see OVERVIEW), written to out_dir."""
     rows, runs = [], {}
-    prior_z = np.asarray(jax.random.normal(jax.random.key(0), (12, config.latents)))
+    # The latents Member.sample(12, seed=0) decodes (N(0, I)), shared by every model's row.
+    prior_z = np.asarray(jax.random.normal(streams.api_sample_key(0), (12, config.latents)))
     for record, workdir in firsts.values():
         if workdir not in runs:
             runs[workdir] = vae_jax.load_run(workdir)

@@ -20,7 +20,7 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import data, run, train
+from vae_jax import data, run, streams, train
 from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.data import corruption
 from vae_jax.metrics import per_example
@@ -44,7 +44,7 @@ def denoised_rows(workdir: str, config, dataset: data.Dataset, count: int) -> np
     for pop, setup, states, _ in run.load_trained(config, workdir, dataset):
         for i, member_config in enumerate(pop.configs):
             params = train.member(states.params, i)
-            noisy = corruption.corrupt(per_example.denoising_noise_key(config.data_seed), clean,
+            noisy = corruption.corrupt(streams.denoising_key(config.data_seed), clean,
                                        config.corruption, member_config.noise_level)
             denoised = per_example.denoise(setup.model, params, noisy, setup.mean_image)
             rows += [np.asarray(clean), np.asarray(noisy), np.asarray(denoised)]

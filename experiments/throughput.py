@@ -49,7 +49,7 @@ from experiments.baselines.flax_example import (  # noqa: E402
     flax_example_jitted_images_per_second,
 )
 from experiments.baselines.torch_vae import torch_images_per_second  # noqa: E402
-from vae_jax import data, run, train
+from vae_jax import data, run, streams, train
 from vae_jax.cli import run_command  # noqa: E402
 from vae_jax.report import logs
 from vae_jax.train import population  # noqa: E402
@@ -100,7 +100,7 @@ def epoch_runner(config, dataset, members: list):
         dynamic_binarization=True, member_map=setup.member_map,
         grad_shards=config.grad_shards), donate_argnums=0)
     images = jax.device_put(dataset.train_images)
-    data_key = jax.random.key(0)
+    data_key = streams.data_key(config.data_seed)
     state = {"states": states, "epoch": 0}
 
     def one_epoch() -> float:

@@ -59,11 +59,12 @@ def test_anomaly_aucs_and_final_nll_in_the_log_match_a_recomputation(tiny_config
     nll = per_example.make_nll(model, setup.log_likelihood, config.nll_samples, config.nll_chunk)
     (population, _, _, keys), = run.load_trained(config, str(tmp_path), dataset)
     key = evaluators.keys_for_epoch(keys.eval, tiny_config.num_epochs)[0]
+    elbo_key, nll_key = jax.random.split(key)  # make_jitted_eval's split: a key per evaluator
     images = jax.device_put(dataset.test_images)
     scores = jax.device_get(per_example.over_images(
-        terms, params, images, jax.random.clone(key), config.eval_batch_size))
+        terms, params, images, elbo_key, config.eval_batch_size))
     scores |= jax.device_get(per_example.over_images(
-        nll, params, images, jax.random.clone(key), config.nll_batch_size))
+        nll, params, images, nll_key, config.nll_batch_size))
     is_one = dataset.test_labels == 1
     for name in ("recon", "nelbo"):
         expected = probes.roc_auc(scores[name], is_one)

@@ -14,7 +14,7 @@ import pytest
 from configs import test as test_config
 from tests import test_distributed as launching
 from tests.conftest import DATA_DIR, REPO, subprocess_env
-from vae_jax import data, run, train
+from vae_jax import data, run, streams, train
 from vae_jax.data import host_input
 from vae_jax.errors import ConfigError
 from vae_jax.report import logs
@@ -25,7 +25,7 @@ from vae_jax.train import population as population_lib
 def test_gathered_chunks_are_the_device_epochs_batches():
     images = np.arange(40 * 2 * 2, dtype=np.uint8).reshape(40, 2, 2, 1)
     data_key = jax.random.key(3)
-    perm_key, _ = host_input.epoch_keys(data_key, 5)
+    perm_key, _ = streams.epoch_keys(data_key, 5)
     perm = host_input.epoch_permutation(perm_key, len(images))
     # What the device epoch computes inside its program (key from the same split).
     device_perm_key, _ = jax.random.split(jax.random.fold_in(data_key, 5))

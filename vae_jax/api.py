@@ -24,15 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae_jax import checkpoints, data, train
+from vae_jax import checkpoints, data, streams, train
 from vae_jax import hparams as hparams_lib
 from vae_jax import run as run_lib
 from vae_jax.errors import ConfigError, DataError
 from vae_jax.metrics import evaluators, per_example
 from vae_jax.report import logs, member_figures
 from vae_jax.train import population as population_lib
-
-PIXEL_SAMPLE_TAG = 0x706978  # "pix": folded into key(seed) for Member.sample(pixels="sample")
 
 
 def load_run(workdir: str, data_dir: str | None = None) -> Run:
@@ -163,16 +161,15 @@ class Member:
         "sample": the pixels drawn from the likelihood too (objectives.make_sample_image)."""
         if pixels not in ("mean", "sample"):
             raise ConfigError(f"sample: pixels must be 'mean' or 'sample', got {pixels!r}")
-        z = member_figures.prior_latents(self.model, self.params, jax.random.key(seed), n,
-                                         self.config.latents)
+        z = member_figures.prior_latents(self.model, self.params, streams.api_sample_key(seed),
+                                         n, self.config.latents)
         if z is None:
             raise ConfigError(f"model {self.config.model!r} has no prior to sample (a VQ-VAE's "
                             "codes need a separately trained prior); decode chosen codes instead")
         if pixels == "mean":
             return self.decode(z)
         z = self._latents(z)
-        # Its own stream: a tag no prior sampler's split of key(seed) can equal.
-        pixel_key = jax.random.fold_in(jax.random.key(seed), PIXEL_SAMPLE_TAG)
+        pixel_key = streams.api_pixel_key(seed)
         size = self.config.eval_batch_size
         return np.concatenate([  # each chunk its own pixel key
             np.asarray(self._draw(self.params, jnp.asarray(z[i:i + size]),
@@ -235,7 +232,7 @@ class Member:
                             ".astype(np.uint8)")
         self._floats(images)  # checks the shape
         setup = run_lib.Setup(config, dataset)
-        keys = jax.vmap(population_lib.MemberKeys.from_seed)(
+        keys = jax.vmap(streams.member_keys)(
             jnp.asarray([int(config.seed)], jnp.uint32))  # this member as a population of one
         params = jax.tree.map(lambda a: a[None], self.params)
         images = jnp.asarray(images)

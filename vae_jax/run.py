@@ -21,6 +21,7 @@ from vae_jax import (
     divergence,
     models,
     objectives,
+    streams,
     train,
     validation,
     workdir_lock,
@@ -215,7 +216,7 @@ def _train_with(checkpointer, setup: Setup, population, input_mode: str, dataset
     images = (dataset.train_images if input_mode == "host"
               else mesh_lib.replicate(dataset.train_images, mesh))
     test_images = mesh_lib.replicate(dataset.test_images, mesh)
-    data_key = jax.random.key(config.data_seed)
+    data_key = streams.data_key(config.data_seed)
     programs = _compile(setup, dataset, mesh, input_mode)
     images_per_epoch = setup.steps_per_epoch * config.batch_size * population.size
     progress = _progress_bar(config, population, start, images_per_epoch, primary)
@@ -347,7 +348,7 @@ def load_trained(config, workdir: str, dataset: data.Dataset | None = None):
 def restore_member(setup: Setup, image_shape, directory: str, index: int):
     """(params of member `index`, epoch) from the latest checkpoint in `directory` (one
     population's), reading that member's arrays only."""
-    shapes = jax.eval_shape(lambda: train.create_state(
+    shapes = jax.eval_shape(lambda: train.create_state(  # shapes only: the key draws nothing
         jax.random.key(0), setup.model, setup.tx, image_shape, setup.output_bias).params)
     if not os.path.isdir(directory):
         raise checkpoints.CheckpointError(f"no checkpoints in {directory}: the run has not "

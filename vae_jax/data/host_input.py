@@ -1,7 +1,7 @@
 """Host input mode: the training set stays on the host and batches reach the devices from a
 background prefetcher, in the very order the device-resident epoch draws them.
 
-The order: `perm_key, binarize_key = split(fold_in(data_key, epoch))`, batch i holds the rows
+The order: `perm_key, binarize_key = streams.epoch_keys(data_key, epoch)`, batch i holds the rows
 `permutation(perm_key, N)[i*B : (i+1)*B]` (the permutation is integer-exact, so drawing it
 outside the epoch's program gives the same rows), and batch i is binarised on the device with
 `fold_in(binarize_key, i)`. Batches travel in chunks of `chunk_steps` (one transfer and one
@@ -37,11 +37,6 @@ def check_input_mode(mode: str) -> str:
         raise ConfigError(f"unknown input {mode!r}; choose one of {', '.join(INPUT_MODES)} "
                           "(--config.input=...)")
     return mode
-
-
-def epoch_keys(data_key: jax.Array, epoch: int) -> tuple[jax.Array, jax.Array]:
-    """(perm_key, binarize_key) of `epoch`: the split the device-resident epoch makes."""
-    return jax.random.split(jax.random.fold_in(data_key, epoch))
 
 
 @functools.partial(jax.jit, static_argnums=1)

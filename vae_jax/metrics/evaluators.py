@@ -21,7 +21,7 @@ import functools
 import jax
 import numpy as np
 
-from vae_jax import data, objectives, train
+from vae_jax import data, objectives, streams, train
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import codebook, per_example
 from vae_jax.train import mesh
@@ -90,13 +90,17 @@ def make_jitted_eval(setup, names: tuple[str, ...], batch_sharding=None):
     nll = (_on_sharded_chunks(per_example.make_nll(
         setup.model, setup.log_likelihood, config.nll_samples, config.nll_chunk),
         batch_sharding) if "nll" in names else None)
-    noise_key = per_example.denoising_noise_key(config.data_seed)
+    noise_key = streams.denoising_key(config.data_seed)
 
     def one_member(params, key, hparams, images):
-        scores = over_images(terms, params, images, key, config.eval_batch_size)
+        # Each evaluator that draws gets its own key: chunk c of both would otherwise fold c
+        # into the same key (and split(k, n)[i] == fold_in(k, i) ties their draws together).
+        elbo_key, nll_key = jax.random.split(key)
+        del key
+        scores = over_images(terms, params, images, elbo_key, config.eval_batch_size)
         if nll is not None:
             # Fewer images at a time: each carries nll_chunk decoded samples.
-            scores |= over_images(nll, params, images, key, config.nll_batch_size)
+            scores |= over_images(nll, params, images, nll_key, config.nll_batch_size)
         if "denoising" in names:
             denoise = _on_sharded_chunks(per_example.make_denoising_psnr(
                 setup.model, config.corruption, hparams.noise_level, setup.mean_image),
@@ -218,7 +222,7 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
         out |= {f"eval/dci_{k}": v for k, v in scores.items()}
     if "factor_vae" in names or "beta_vae" in names:
         ground_truth = _ground_truth(dataset)
-        rng = np.random.default_rng(config.data_seed)
+        rng = streams.factor_votes_rng(config.data_seed)  # not the dataset's own stream
         encode_fn = lambda images: encode_images(images)  # noqa: E731
         if "factor_vae" in names:
             out["eval/factor_vae"] = disentanglement.factor_vae_score(

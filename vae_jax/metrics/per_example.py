@@ -53,12 +53,6 @@ def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
     return terms
 
 
-def denoising_noise_key(data_seed: int) -> jax.Array:
-    """The one key that corrupts the test images for the `denoising` evaluator and figures, so
-    every member and every evaluation sees the same noise pattern at a given noise level."""
-    return jax.random.fold_in(jax.random.key(data_seed), 1)
-
-
 def denoise(model, params, noisy: jax.Array, mean_image) -> jax.Array:
     """The likelihood's mean image (`mean_image(logits)`, objectives.make_mean_image) decoded
     from the posterior mean (VAE) or the code (AE) of `noisy`; shaped like `noisy`."""

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
-from vae_jax import data
+from vae_jax import data, streams
 from vae_jax.data import host_input
 from vae_jax.train import grad_shards as grad_shards_lib
 from vae_jax.train import members
@@ -85,7 +85,7 @@ def make_host_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
 
     def epoch_fn(states, images, epoch, data_key, train_keys, hparams):
         num_steps = step_lib.steps_per_epoch(images.shape[0], batch_size)
-        perm_key, binarize_key = host_input.epoch_keys(data_key, epoch)
+        perm_key, binarize_key = streams.epoch_keys(data_key, epoch)
         perm = host_input.epoch_permutation(perm_key, images.shape[0])
         metrics = []
         for start, chunk in host_input.prefetched_chunks(images, perm, num_steps, batch_size,

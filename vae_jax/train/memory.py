@@ -71,7 +71,7 @@ def estimate_member_bytes(loss_fn, model, tx, image_shape, batch_size: int, hpar
     traced program), so what the objective adds to a forward pass is counted: IWAE's
     iwae_samples decoded samples, the contractive penalty's latents Jacobian rows per example.
     """
-    key = jax.random.key(0)
+    key = jax.random.key(0)  # eval_shape: shapes only, no draw is made (no stream of streams.py)
     state = jax.eval_shape(lambda k: train_step_lib.create_state(k, model, tx, image_shape), key)
     x = jax.ShapeDtypeStruct((batch_size, *image_shape), jnp.float32)
     grad_fn = jax.value_and_grad(lambda p, x, k: loss_fn(p, x, k, hparams)[0])

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from vae_jax import hparams as hparams_lib
+from vae_jax import streams
 from vae_jax.errors import ConfigError
 from vae_jax.train import step as train_step_lib
 from vae_jax.train.members import stack_members
@@ -31,27 +32,6 @@ from vae_jax.train.members import stack_members
 STATIC_SWEEPABLE = ("model", "architecture", "latents", "hidden", "likelihood", "activation",
                     "objective", "iwae_samples", "corruption", "code_activation")
 SWEEP_MODES = ("product", "zip")
-
-
-@dataclasses.dataclass(frozen=True)
-class MemberKeys:
-    """Purpose-named keys of one member (or, stacked, of a population), all from its seed."""
-
-    init: jax.Array
-    train: jax.Array
-    eval: jax.Array
-    sample: jax.Array
-
-    @classmethod
-    def from_seed(cls, seed: int | jax.Array) -> MemberKeys:
-        key = jax.random.key(seed)
-        init_key, train_key, eval_key, sample_key = jax.random.split(key, 4)
-        del key  # split once; only the named keys are used from here on
-        return cls(init_key, train_key, eval_key, sample_key)
-
-
-jax.tree_util.register_dataclass(MemberKeys, data_fields=["init", "train", "eval", "sample"],
-                                 meta_fields=[])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,11 +54,11 @@ class Population:
     def hparams(self) -> hparams_lib.Hparams:
         return stack_members([hparams_lib.from_config(c) for c in self.configs])
 
-    def keys(self) -> MemberKeys:
+    def keys(self) -> streams.MemberKeys:
         # Derived under vmap rather than stacked: stacking typed keys marks them consumed for
-        # the key-reuse checker, and the values are the same as MemberKeys.from_seed(seed).
+        # the key-reuse checker, and the values are the same as streams.member_keys(seed).
         seeds = jnp.asarray([int(c.seed) for c in self.configs], jnp.uint32)
-        return jax.vmap(MemberKeys.from_seed)(seeds)
+        return jax.vmap(streams.member_keys)(seeds)
 
     def sweep_index(self, member: int) -> int:
         return self.indices[member] if self.indices else member

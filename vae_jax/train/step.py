@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from vae_jax import data
+from vae_jax import data, streams
 from vae_jax.errors import ConfigError
 from vae_jax.hparams import Hparams
 from vae_jax.train import grad_shards as grad_shards_lib
@@ -131,8 +131,9 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
                      grad_shards: int = 0):
     """-> epoch_fn(states, images, epoch, data_key, train_keys, hparams) -> (states, metrics).
 
-    `images` are the device-resident uint8 training images. The permutation of the epoch is
-    drawn from `fold_in(data_key, epoch)`, the binarisation of step t from `fold_in(., t)`.
+    `images` are the device-resident uint8 training images; `data_key` is
+    `streams.data_key(data_seed)`. The epoch's permutation and binarisation keys are
+    `streams.epoch_keys(data_key, epoch)`, the binarisation of step t `fold_in(binarize_key, t)`.
     Returned metrics are per member, averaged over the epoch's steps. `batch_sharding`
     (a mesh's P("data"), see train.mesh) splits each batch over the data devices;
     `grad_shards` > 0 sums the gradient in a fixed order (train/grad_shards.py).
@@ -144,7 +145,7 @@ def make_train_epoch(loss_fn, tx, schedule: Schedule, *, batch_size: int,
 
     def epoch_fn(states, images, epoch, data_key, train_keys, hparams):
         num_steps = steps_per_epoch(images.shape[0], batch_size)
-        perm_key, binarize_key = jax.random.split(jax.random.fold_in(data_key, epoch))
+        perm_key, binarize_key = streams.epoch_keys(data_key, epoch)
         perm = jax.random.permutation(perm_key, images.shape[0])
 
         def batch(i):
