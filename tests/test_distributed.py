@@ -33,6 +33,9 @@ NELBO_TOLERANCE = 1e-3  # nats
 RUN = ("--config.num_train=640", "--config.num_epochs=30", "--config.figures=False",
        "--config.eval_every=30", "--config.checkpoint_every=30")
 TIMEOUT = 300  # seconds per launch: the shared 2-core machine runs several jobs at once
+# XLA:CPU sizes each process's thread pool max(cores, CPU devices), and its matmuls round by
+# the pool's size (docs/scaling.md): processes compared bit for bit get the same pool.
+SAME_POOL = {"PJRT_NPROC": "4"}
 
 
 # ------------------------------------------------------------------------------ mesh shapes
@@ -101,11 +104,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(workdir, *flags, processes: int = 1, devices: int = 1, tag: str = ""):
+def _launch(workdir, *flags, processes: int = 1, devices: int = 1, tag: str = "",
+            env: dict | None = None):
     """`python -m vae_jax.main` on configs/test.py in `processes` processes of `devices` CPU
-    devices each; output in workdir/../<name>_<tag><i>.log."""
+    devices each, with `env` added to their environment; output in
+    workdir/../<name>_<tag><i>.log."""
     env = subprocess_env(JAX_NUM_CPU_DEVICES=str(devices), PYTHONPATH=str(REPO),
-                         VAE_JAX_DATA_DIR=DATA_DIR)
+                         VAE_JAX_DATA_DIR=DATA_DIR, **(env or {}))
     command = [sys.executable, "-m", "vae_jax.main", "--config=configs/test.py",
                f"--workdir={workdir}", f"--config.data_dir={DATA_DIR}", *RUN, *flags]
     if processes > 1:
@@ -199,19 +204,28 @@ def _records(workdir) -> dict:
 @pytest.mark.slow
 @pytest.mark.real_data
 def test_data_parallel_two_processes_killed_and_resumed_equal_one_device_bitwise(tmp_path):
-    """A lone model data-parallel over 2 processes x 2 devices with fixed-order gradients
-    (grad_shards=4): killing one process mid-run stops the other within 60 s naming it, and
-    relaunching both resumes and ends with the one-device run's state and metrics bit for bit.
+    """A lone model with fixed-order gradients (grad_shards=4) ends with the same state (every
+    parameter and Adam moment) and metrics, bit for bit, on one device, on 4 devices of one
+    process and on 2 processes x 2 devices, killed mid-run and resumed: killing one process
+    stops the other within 60 s naming it, and relaunching both resumes.
+
+    Every process has the same XLA:CPU thread pool (SAME_POOL): without it, on a machine of
+    fewer than 4 cores the 4-device process has a larger pool than the one-device one and its
+    matmuls round differently. The 500-unit hidden layer makes the weight gradients' matmul
+    (16 rows x 500 x 784) one whose rounding depends on the pool (a 64-unit one does not).
 
     The default all-reduced gradients over 2 processes are compared with one process at
     round-off by test_population_over_two_processes_equals_one_process (members) and
     tests/test_host_input.py (a lone model), one process's against one device by
     test_device_check_on_four_cpu_devices."""
-    fixed = ("--config.grad_shards=4",)
-    one_fixed = _launch(tmp_path / "one_fixed", *fixed)
+    fixed = ("--config.grad_shards=4", "--config.hidden=(500,)")
+    one_fixed = _launch(tmp_path / "one_fixed", *fixed, env=SAME_POOL)
     _ok(tmp_path / "one_fixed", one_fixed)
+    four = _launch(tmp_path / "four", *fixed, "--config.mesh_data=4", devices=4, env=SAME_POOL)
+    _ok(tmp_path / "four", four)
     workdir = tmp_path / "killed"
-    killed = _launch(workdir, *fixed, "--config.checkpoint_every=1", processes=2, devices=2)
+    killed = _launch(workdir, *fixed, "--config.checkpoint_every=1", processes=2, devices=2,
+                     env=SAME_POOL)
     first = workdir / "checkpoints" / "main" / "1"
     deadline = time.monotonic() + TIMEOUT
     while not first.exists() and time.monotonic() < deadline and killed[0][0].poll() is None:
@@ -231,19 +245,22 @@ def test_data_parallel_two_processes_killed_and_resumed_equal_one_device_bitwise
 
     # Relaunched: resumes and ends with the one-device run's bits: parameters, Adam moments,
     # and every epoch's train/ and eval/ metrics (epochs 1-30: before and after the kill).
-    resumed = _launch(workdir, *fixed, processes=2, devices=2, tag="resumed")
+    resumed = _launch(workdir, *fixed, processes=2, devices=2, tag="resumed", env=SAME_POOL)
     codes = _wait(workdir, resumed)
     assert codes == [0, 0], _log_text(workdir, 0, "resumed")[-3000:]
     import jax
 
-    final, alone = _final_states(workdir)["main"], _final_states(tmp_path / "one_fixed")["main"]
-    jax.tree.map(np.testing.assert_array_equal, final, alone)
-    records, alone_records = _records(workdir), _records(tmp_path / "one_fixed")
-    assert sorted(records) == [(0, epoch) for epoch in range(1, 31)]
-    for key, expected in alone_records.items():
-        assert sorted(records[key]) == sorted(expected), key
-        for name, value in expected.items():
-            np.testing.assert_array_equal(records[key][name], value, err_msg=f"{key} {name}")
+    alone = _final_states(tmp_path / "one_fixed")["main"]
+    alone_records = _records(tmp_path / "one_fixed")
+    for other in (tmp_path / "four", workdir):
+        jax.tree.map(np.testing.assert_array_equal, _final_states(other)["main"], alone)
+        records = _records(other)
+        assert sorted(records) == [(0, epoch) for epoch in range(1, 31)]
+        for key, expected in alone_records.items():
+            assert sorted(records[key]) == sorted(expected), key
+            for name, value in expected.items():
+                np.testing.assert_array_equal(records[key][name], value,
+                                              err_msg=f"{other.name} {key} {name}")
 
 
 def test_slurm_script_parses():

@@ -14,6 +14,10 @@ matmuls whose rounding depends on how many groups a device holds; a plain gradie
 rows does not. With a "data" mesh axis of D devices (D divides G) each device computes its
 G / D groups inside a `shard_map`; without one, the one device computes all G.
 
+On CPU, "any number of devices" presumes one thread-pool size: XLA:CPU sizes a process's pool
+max(CPUs, CPU devices) unless PJRT_NPROC is set, and its matmuls round by that size, so
+processes compared bit for bit need pools of equal size (docs/scaling.md).
+
 Only objectives whose loss is a mean of per-example terms mean the same thing under groups;
 those that estimate something from the batch's statistics are refused by validation
 (`BATCH_OBJECTIVES`, `BATCH_HPARAMS`).
