@@ -33,7 +33,7 @@ RESUMABLE_CHANGES = frozenset({
     "data_dir", "tfds_data_dir", "evals", "final_evals", "nll_samples", "nll_chunk",
     "nll_batch_size", "eval_batch_size", "memory_limit_gb", "member_map", "probe_train_size",
     "disentanglement_votes", "dci_importance_model", "mesh_members", "mesh_data",
-    "final_checkpoint",
+    "final_checkpoint", "conv_impl", "fast_threefry",
 })
 
 
