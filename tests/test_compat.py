@@ -11,7 +11,8 @@ from vae_jax.errors import CheckpointError
 
 
 def test_sklearn_without_the_trees_says_which_version_and_what_to_use():
-    with pytest.raises(RuntimeError, match="scikit-learn .* =gradient_boosting"):
+    message = r"scikit-learn \(1.*Use dci_importance_model=gradient_boosting"
+    with pytest.raises(RuntimeError, match=message):
         compat_sklearn.split_gains(types.SimpleNamespace(), 3)
 
 
