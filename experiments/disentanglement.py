@@ -80,7 +80,7 @@ def effect(records: list[dict], members: list) -> dict[str, dict]:
     out = {name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1
                   else float("nan"), "seeds": len(v)} for name, v in by_model.items()}
     vae = out.get("VAE (beta 1)")
-    for name, row in out.items():
+    for row in out.values():
         if vae is not None and row is not vae:
             row["margin_over_vae"] = row["mean"] - vae["mean"]
             row["two_pooled_std"] = 2.0 * float(np.sqrt((row["std"] ** 2 + vae["std"] ** 2) / 2))

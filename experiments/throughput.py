@@ -17,7 +17,7 @@ vae_jax):
   Python-dispatched, un-jitted step per batch). Target >= 15. Both train on statically
   binarised MNIST, as the example does (our real path with dataset=binarized_mnist);
   vs_flax_example_dynamic is our default dynamic binarisation (a Bernoulli draw of every pixel
-  of every batch, ~2% of the step on CPU with vae_jax.fast_threefry) against the same example.
+  of every batch, ~2% of the step on CPU with config.fast_threefry) against the same example.
 * population_vs_sequential_n{8,32}[_conv]: images/s of a population of N betas trained as one
   program against the same N members trained one after another. Target >= 1.0 on CPU.
 * nll_vs_pythae (and nll_fraction_of_ceiling): see experiments/nll_benchmark.py. Target >= 3.
@@ -49,7 +49,7 @@ from experiments.baselines.flax_example import (  # noqa: E402
     flax_example_jitted_images_per_second,
 )
 from experiments.baselines.torch_vae import torch_images_per_second  # noqa: E402
-from vae_jax import data, run, streams, train
+from vae_jax import data, fast_threefry, run, streams, train
 from vae_jax.cli import run_command  # noqa: E402
 from vae_jax.report import logs
 from vae_jax.train import population  # noqa: E402
@@ -111,7 +111,8 @@ def epoch_runner(config, dataset, members: list):
         state["states"], state["epoch"] = new, state["epoch"] + 1
         return time.perf_counter() - start
 
-    one_epoch()  # compile
+    with fast_threefry.unrolled_on_cpu(config.fast_threefry):  # as train_and_evaluate compiles
+        one_epoch()  # compile
     return one_epoch, len(members) * setup.steps_per_epoch * config.batch_size
 
 

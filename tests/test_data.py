@@ -1,16 +1,14 @@
 import gzip
 import os
 import shutil
-import warnings
 
 import jax
-import jax.extend.random as jax_random
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import test as test_config
-from vae_jax import data, fast_threefry
+from vae_jax import data
 from vae_jax.errors import DataError
 
 # Published MNIST label counts (shared/data/README.md).
@@ -187,46 +185,3 @@ def test_sprites_dataset_carries_its_factors():
     assert ds.image_shape == (64, 64, 1)
     assert ds.train_factors.shape == (300, 5) and ds.factor_sizes == (3, 6, 40, 32, 32)
     np.testing.assert_array_equal(ds.train_labels, ds.train_factors[:, 0])
-
-
-def test_threefry_on_cpu_is_unrolled_and_still_gives_the_published_bits():
-    if jax.default_backend() != "cpu":
-        pytest.skip("the unrolled lowering only changes CPU programs")
-    assert fast_threefry.use_unrolled_threefry_on_cpu()
-    # Threefry-2x32-20's known-answer vector (Salmon et al. 2011; also in jax's tests).
-    out = jax.jit(jax_random.threefry_2x32)(jnp.array([0x13198A2E, 0x03707344], jnp.uint32),
-                                            jnp.array([0x243F6A88, 0x85A308D3], jnp.uint32))
-    np.testing.assert_array_equal(out, np.array([0xC4923A9C, 0x483DF7A0], np.uint32))
-    compiled = jax.jit(lambda key: jax.random.bits(key, (128, 784))).lower(
-        jax.random.key(0)).compile().as_text()
-    assert "while" not in compiled  # the rolled loop is what made the draw slow
-
-
-@pytest.mark.parametrize("failure", ["wrong bits", "an exception"])
-def test_threefry_self_check_failing_falls_back_to_jax_lowering_with_a_warning(monkeypatch,
-                                                                              failure):
-    if jax.default_backend() != "cpu":
-        pytest.skip("the unrolled lowering only changes CPU programs")
-    draw = lambda key: jax.random.bits(key, (16, 784))  # noqa: E731
-    expected = np.asarray(jax.jit(draw)(jax.random.key(3)))
-
-    def failing_check(under_unrolled, under_rolled):
-        if failure == "an exception":
-            raise RuntimeError("a moved jax internal")
-        return "gives other bits on purpose"
-
-    monkeypatch.setattr(fast_threefry, "known_answer_failure", failing_check)
-    try:
-        assert fast_threefry.use_unrolled_threefry_on_cpu()
-        with pytest.warns(RuntimeWarning, match="using jax's own lowering"):
-            lowered = jax.jit(lambda key: draw(key)).lower(jax.random.key(4))
-        assert "while" in lowered.compile().as_text()  # jax's rolled loop
-        np.testing.assert_array_equal(jax.jit(lambda key: draw(key))(jax.random.key(3)),
-                                      expected)
-    finally:
-        monkeypatch.undo()
-        fast_threefry.use_unrolled_threefry_on_cpu()  # checks again, and passes
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        compiled = jax.jit(lambda key: draw(key)).lower(jax.random.key(5)).compile().as_text()
-    assert "while" not in compiled

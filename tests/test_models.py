@@ -70,7 +70,7 @@ def test_conv_parameter_count_on_mnist():
 def test_matmul_convs_equal_flax_in_values_init_and_gradients(reference, ours, height, width,
                                                                channels):
     x = jax.random.normal(jax.random.key(0), (3, height, width, channels))
-    reference, ours = reference(5, (3, 3), strides=(2, 2)), ours(5)
+    reference, ours = reference(5, (3, 3), strides=(2, 2)), ours(5, impl="matmul")
     params = reference.init(jax.random.key(1), x)
     ours_params = ours.init(jax.random.key(1), x)
     chex.assert_trees_all_equal(params, ours_params)  # same names, shapes and initial values

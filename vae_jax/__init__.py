@@ -1,9 +1,8 @@
-"""vae_jax: autoencoders in JAX, and whole ablations trained as one compiled program."""
+"""vae_jax: autoencoders in JAX, and whole ablations trained as one compiled program.
 
-from vae_jax import fast_threefry
-
-# Same random bits as jax's default, drawn without a loop on CPU (see fast_threefry).
-fast_threefry.use_unrolled_threefry_on_cpu()
+Importing it changes no global state (no jax flag, no lowering rule): what vae_jax tunes for
+its own runs it sets up inside `run.train_and_evaluate` and undoes there.
+"""
 
 
 def __getattr__(name: str):

@@ -21,8 +21,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import tensorstore as ts
 from absl import logging
-from etils import epath
 
+from vae_jax.compat import orbax as compat_orbax
 from vae_jax.defaults import base_config
 from vae_jax.errors import CheckpointError, UserError
 from vae_jax.train.schedules import SHAPED_BY_NUM_EPOCHS
@@ -33,7 +33,7 @@ RESUMABLE_CHANGES = frozenset({
     "data_dir", "tfds_data_dir", "evals", "final_evals", "nll_samples", "nll_chunk",
     "nll_batch_size", "eval_batch_size", "memory_limit_gb", "member_map", "probe_train_size",
     "disentanglement_votes", "dci_importance_model", "mesh_members", "mesh_data",
-    "final_checkpoint",
+    "final_checkpoint", "conv_impl", "fast_threefry",
 })
 
 
@@ -199,8 +199,7 @@ class Checkpointer:
 
     def has_optimizer_state(self, epoch: int) -> bool:
         """False for a checkpoint saved with optimizer_state=False (its tree has no moments)."""
-        return any(key.startswith("('opt_state', ")
-                   for key in self._layout(epoch).get("tree_metadata", {}))
+        return bool(jax.tree.leaves(self._tree(epoch).get("opt_state")))
 
     def check_extensible(self, epoch: int, num_epochs: int) -> None:
         """Raises CheckpointError when training would go on from `epoch` (< num_epochs) of a
@@ -212,18 +211,18 @@ class Checkpointer:
                 f"{num_epochs} epochs; train the longer run in a new --workdir (and keep "
                 "--config.final_checkpoint=full for runs you mean to extend)")
 
-    def _layout(self, epoch: int) -> dict:
-        """orbax's _METADATA of the checkpoint at `epoch`: its tree and storage options (read
-        directly: the manager's item_metadata needs a handler registered by a save first)."""
-        path = os.path.join(self.directory, str(epoch), "default", "_METADATA")
+    def _tree(self, epoch: int) -> dict:
+        """The saved tree of the checkpoint at `epoch` (orbax's metadata of each leaf)."""
+        step_dir = os.path.join(self.directory, str(epoch), "default")
+        if not os.path.isdir(step_dir):
+            raise CheckpointError(f"no checkpoint of epoch {epoch} in {self.directory}; "
+                                  f"epochs saved: {self.epochs()}")
         try:
-            with open(path) as f:
-                return json.load(f)
-        except OSError as e:
-            raise CheckpointError(f"no checkpoint of epoch {epoch} in {self.directory} "
-                                  f"({e.strerror}); epochs saved: {self.epochs()}") from e
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{path} is unreadable ({e}): the checkpoint is damaged") from e
+            return dict(ocp.StandardCheckpointer().metadata(step_dir).item_metadata.tree)
+        except Exception as e:  # noqa: BLE001 - orbax raises many types for a damaged file
+            raise CheckpointError(f"the metadata of {step_dir} is unreadable "
+                                  f"({type(e).__name__}: {str(e)[:200]}): the checkpoint is "
+                                  "damaged") from e
 
     def restore_latest(self, like) -> tuple[int, object]:
         """(epoch, states) of the newest checkpoint that restores; (0, like) when none exists.
@@ -293,14 +292,13 @@ class Checkpointer:
         """
         self._manager.wait_until_finished()
         step_dir = os.path.join(self.directory, str(epoch), "default")
-        layout = self._layout(epoch)
-        context = ocp.type_handlers.get_ts_context(use_ocdbt=layout.get("use_ocdbt", True))
+        options = compat_orbax.storage_options(step_dir)
         leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
-        opened = [ts.open(_read_spec(step_dir, layout, item, path, context), context=context)
-                  for path, _ in leaves]
+        names = [".".join((item, *(str(k.key) for k in path))) for path, _ in leaves]
+        opened = [ts.open(compat_orbax.read_spec(step_dir, name, options),
+                          context=options["context"]) for name in names]
         reads = []
-        for (path, leaf), future in zip(leaves, opened, strict=True):
-            name = ".".join((item, *(str(k.key) for k in path)))
+        for (_, leaf), name, future in zip(leaves, names, opened, strict=True):
             try:
                 stored = future.result()
             except ValueError as e:  # tensorstore: NOT_FOUND and the like
@@ -317,12 +315,3 @@ class Checkpointer:
 
     def epochs(self) -> list[int]:
         return list(self._manager.all_steps())
-
-
-def _read_spec(step_dir: str, layout: dict, item: str, path, context) -> dict:
-    """The tensorstore spec orbax reads the stacked array at `item`.`path` with."""
-    name = ".".join((item, *(str(k.key) for k in path)))
-    info = ocp.type_handlers.ParamInfo(name=name, parent_dir=epath.Path(step_dir),
-                                       use_zarr3=layout.get("use_zarr3", False),
-                                       ts_context=context)
-    return ocp.type_handlers.get_json_tspec_read(info, use_ocdbt=layout.get("use_ocdbt", True))

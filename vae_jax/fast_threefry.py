@@ -1,18 +1,19 @@
-"""Threefry random bits on CPU without a loop: the same bits, drawn ~6x faster.
+"""Threefry random bits on CPU without a loop, while a vae_jax run compiles: the same bits.
 
 jax lowers its threefry2x32 hash on CPU as a 5-iteration `fori_loop` (it compiles faster) and
 unrolls the 20 rounds on every other backend. Inside a training epoch's `lax.scan` the rolled
-loop makes XLA:CPU run each iteration as separate passes over memory with copies in between:
-dynamic binarisation's Bernoulli draw ~6x slower (docs/performance.md).
+loop makes XLA:CPU run each iteration as separate passes over memory (docs/performance.md).
 
-`use_unrolled_threefry_on_cpu` registers jax's own unrolled lowering for CPU too, so every key,
-permutation and sample is bit-for-bit what jax draws anyway. It uses jax internals, which the
-exact jax pin in pyproject.toml keeps stable; with another jax, where they moved, it leaves
-jax's default. Where they are still there but no longer mean the same, the self-check catches
-it: the first CPU program that hashes (lowered lazily, so importing vae_jax starts no backend)
-first runs the unrolled hash on the published known-answer vector and on a draw compared with
-jax's own lowering; if either differs, or the check fails to run, it warns and keeps jax's
-lowering, so a user's program gets jax's bits rather than wrong ones or an error.
+`unrolled_on_cpu()` is a context manager: inside it, programs lowered for CPU use jax's own
+unrolled rule, so every key, permutation and sample is bit for bit what jax draws anyway; on
+leaving it, the lowering registered before is put back. `run.train_and_evaluate` enters it
+when `config.fast_threefry` is True (the default); importing vae_jax changes nothing.
+Programs compiled inside it keep their unrolled form in jax's caches (the same bits); a
+program another thread lowers meanwhile gets it too.
+
+It reaches into jax's internals (`compat.jax`). Before first use in a process it checks the
+unrolled rule on the published known-answer vector and against a draw of jax's own lowering;
+if either differs, or the internals moved, it warns once and keeps jax's lowering.
 """
 
 from __future__ import annotations
@@ -21,65 +22,67 @@ import contextlib
 import warnings
 
 import numpy as np
-from jax.interpreters import mlir
+
+from vae_jax.compat import jax as compat_jax
 
 # Threefry-2x32-20's known-answer vector (Salmon et al. 2011; also in jax's tests).
 KNOWN_KEY = (0x13198A2E, 0x03707344)
 KNOWN_COUNT = (0x243F6A88, 0x85A308D3)
 KNOWN_BITS = (0xC4923A9C, 0x483DF7A0)
 
-_choice: dict = {"rule": None, "forced": None}  # the rule chosen by the check; one forced in it
-
-
-def use_unrolled_threefry_on_cpu() -> bool:
-    """Registers the self-checked unrolled threefry lowering on CPU; False if this jax lacks
-    the internals. Calling it again forgets an earlier check's verdict (programs lowered
-    from then on check again)."""
-    try:
-        from jax._src.random import threefry2x32  # noqa: PLC0415 - internal, may move
-        unrolled = threefry2x32._threefry2x32_lowering_rule
-        rolled = threefry2x32._threefry2x32_cpu_lowering_rule
-        primitive = threefry2x32.threefry2x32_p
-    except (ImportError, AttributeError):
-        return False
-    _choice.update(rule=None, forced=None)
-
-    def checked_rule(ctx, *args, **kwargs):
-        rule = _choice["forced"] or _choice["rule"]
-        if rule is None:
-            rule = _choice["rule"] = unrolled if _passes_check(unrolled, rolled) else rolled
-        return rule(ctx, *args, **kwargs)
-
-    mlir.register_lowering(primitive, checked_rule, platform="cpu")
-    return True
+_verdict: dict = {}  # "passed": the check's result in this process (forget it to check again)
 
 
 @contextlib.contextmanager
-def _forced(rule):
-    _choice["forced"] = rule
+def unrolled_on_cpu(enabled: bool = True):
+    """Lowers threefry unrolled on CPU inside the block (when `enabled`, the default backend is
+    the CPU and the check passes); yields whether it does."""
+    import jax  # noqa: PLC0415
+
+    if not (enabled and jax.default_backend() == "cpu" and _passes()):
+        yield False
+        return
+    primitive, unrolled, _ = compat_jax.threefry_cpu_rules()
+    before = compat_jax.cpu_lowering(primitive)
+    compat_jax.set_cpu_lowering(primitive, unrolled)
+    try:
+        yield True
+    finally:
+        compat_jax.restore_cpu_lowering(primitive, before)
+
+
+@contextlib.contextmanager
+def _lowered_with(rule):
+    primitive = compat_jax.threefry_cpu_rules()[0]
+    before = compat_jax.cpu_lowering(primitive)
+    compat_jax.set_cpu_lowering(primitive, rule)
     try:
         yield
     finally:
-        _choice["forced"] = None
+        compat_jax.restore_cpu_lowering(primitive, before)
 
 
-def _passes_check(unrolled, rolled) -> bool:
-    try:
-        failure = known_answer_failure(lambda: _forced(unrolled), lambda: _forced(rolled))
-    except Exception as e:  # noqa: BLE001 - any failure of the check means: do not use it
-        failure = f"the check itself failed ({type(e).__name__}: {e})"
-    if failure:
-        warnings.warn(f"vae_jax.fast_threefry: the unrolled CPU threefry lowering {failure}; "
-                      "using jax's own lowering (same bits, slower random draws on CPU)",
-                      RuntimeWarning, stacklevel=2)
-    return failure is None
+def _passes() -> bool:
+    if "passed" not in _verdict:
+        try:
+            _, unrolled, rolled = compat_jax.threefry_cpu_rules()
+            failure = known_answer_failure(lambda: _lowered_with(unrolled),
+                                           lambda: _lowered_with(rolled))
+        except Exception as e:  # noqa: BLE001 - any failure of the check means: do not use it
+            failure = f"could not be checked ({type(e).__name__}: {e})"
+        if failure:
+            warnings.warn(f"vae_jax.fast_threefry: the unrolled CPU threefry lowering {failure}; "
+                          "using jax's own lowering (same bits, slower random draws on CPU)",
+                          RuntimeWarning, stacklevel=3)
+        _verdict["passed"] = failure is None
+    return _verdict["passed"]
 
 
 def known_answer_failure(under_unrolled, under_rolled) -> str | None:
     """None if the unrolled lowering gives the published bits and jax's own draw; else why not.
 
     Runs on the CPU device; `under_*()` are contexts that lower with that rule."""
-    import jax  # noqa: PLC0415 - the check runs lazily, inside the first CPU lowering
+    import jax  # noqa: PLC0415
     import jax.extend.random as jax_random  # noqa: PLC0415
 
     cpu = jax.local_devices(backend="cpu")[0]  # this process's own (several processes)

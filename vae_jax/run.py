@@ -19,6 +19,7 @@ from vae_jax import (
     checkpoints,
     data,
     divergence,
+    fast_threefry,
     models,
     objectives,
     streams,
@@ -43,15 +44,25 @@ def train_and_evaluate(config, workdir: str) -> dict[str, list[dict]]:
     validation.check(config)  # before anything is written, loaded or compiled
     if not workdir:
         raise ConfigError("--workdir is required: it receives the config, checkpoints and logs")
+    config = resolve(config)
     os.makedirs(workdir, exist_ok=True)
     populations = population_lib.split(config)  # validates the sweep before anything is written
     for population in populations:  # and the mesh: devices, batch and grad_shards splits
         mesh_lib.make_mesh(population.size, population.static_config)
-    with workdir_lock.hold(workdir):  # a second run on this workdir refuses
+    with workdir_lock.hold(workdir), fast_threefry.unrolled_on_cpu(config.fast_threefry):
         checkpoints.check_or_write_config(workdir, config, write=distributed.is_primary())
         dataset = data.load(config)
         return {p.name: _train_population(p, dataset, workdir, len(populations) > 1)
                 for p in populations}
+
+
+def resolve(config):
+    """A copy of `config` with its backend-dependent choices made (conv_impl's "auto"), as
+    config.json records them."""
+    config = config.copy_and_resolve_references()
+    with config.unlocked():
+        config.conv_impl = models.resolve_conv_impl(config.get("conv_impl", "auto"))
+    return config
 
 
 class Setup:

@@ -112,6 +112,7 @@ FIELD_RULES: dict[str, Rule] = {
     "conv_channels": Rule("ints", low=1, nonempty=True),
     "conv_kernels": Rule("ints", low=1),  # () or one per conv_channels (models.build)
     "deconv_kernels": Rule("ints", low=1),
+    "conv_impl": Rule("str", autoencoders.CONV_IMPLS),
     "conv_dense": _COUNT,  # 0 = none
     "activation": Rule("str", tuple(autoencoders.ACTIVATIONS)),
     "likelihood": Rule("str", autoencoders.LIKELIHOODS),
@@ -166,6 +167,7 @@ FIELD_RULES: dict[str, Rule] = {
     "mesh_members": _COUNT,  # 0 = automatic
     "mesh_data": _COUNT,
     "grad_shards": _COUNT,  # 0 = off
+    "fast_threefry": _FLAG,
     # Evaluation, logging, checkpoints.
     "eval_every": _POSITIVE_INT,
     "eval_batch_size": _POSITIVE_INT,

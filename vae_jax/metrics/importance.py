@@ -32,6 +32,8 @@ from sklearn.ensemble import (
 )
 from threadpoolctl import threadpool_limits
 
+from vae_jax.compat import sklearn as compat_sklearn
+
 MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_forest")
 
 
@@ -62,11 +64,7 @@ def make_model(name: str, seed: int):
 def _split_gains(model: HistGradientBoostingClassifier, num_latents: int) -> np.ndarray:
     """Split gains of every tree of a fitted HistGradientBoostingClassifier, summed per latent and
     normalised to sum 1 (all zero without splits): the analogue of `feature_importances_`."""
-    gains = np.zeros(num_latents)
-    for trees in model._predictors:  # [iterations][trees per iteration (one per class, or 1)]
-        for tree in trees:
-            nodes = tree.nodes[tree.nodes["is_leaf"] == 0]
-            np.add.at(gains, nodes["feature_idx"], np.maximum(nodes["gain"], 0.0))
+    gains = compat_sklearn.split_gains(model, num_latents)
     total = gains.sum()
     return gains / total if total > 0 else gains
 

@@ -6,6 +6,7 @@ from vae_jax.models.autoencoders import (
     AE,
     ARCHITECTURES,
     CODE_ACTIVATIONS,
+    CONV_IMPLS,
     LIKELIHOODS,
     MODELS,
     VAE,
@@ -19,10 +20,12 @@ from vae_jax.models.autoencoders import (
     UpConv,
     build,
     reparameterize,
+    resolve_conv_impl,
 )
 
 __all__ = [
-    "ACTIVATIONS", "AE", "ARCHITECTURES", "CODE_ACTIVATIONS", "LIKELIHOODS", "MODELS", "VAE",
+    "ACTIVATIONS", "AE", "ARCHITECTURES", "CODE_ACTIVATIONS", "CONV_IMPLS", "LIKELIHOODS",
+    "MODELS", "VAE",
     "ConvDecoder", "ConvEncoder", "Discriminator", "DownConv", "FactorVAE", "MLPDecoder",
-    "MLPEncoder", "UpConv", "build", "reparameterize",
+    "MLPEncoder", "UpConv", "build", "reparameterize", "resolve_conv_impl",
 ]

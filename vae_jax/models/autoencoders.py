@@ -33,6 +33,7 @@ CODE_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 # vamp_vae, vq_vae, two_layer_vae, ladder_vae: models/vamp.py, vq_vae.py, two_layer.py, ladder.py
 MODELS = ("ae", "vae", "vamp_vae", "vq_vae", "two_layer_vae", "ladder_vae")
 ARCHITECTURES = ("mlp", "conv")
+CONV_IMPLS = ("auto", "xla", "matmul")  # config.conv_impl; see resolve_conv_impl
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned", "discretized_logistic",
                "discretized_logistic_mixture")
 
@@ -86,13 +87,14 @@ class ConvEncoder(nn.Module):
 
     `kernels` (one per layer; () = all 3) and `dense` (a hidden layer after the convolutions;
     0 = none) give other encoders, e.g. disentanglement_lib's conv_encoder: 32-32-64-64 with
-    kernels 4, 4, 2, 2, then 256 units. Kernels other than 3 use XLA's convolution everywhere
-    (the matmul form on CPU is written for 3x3)."""
+    kernels 4, 4, 2, 2, then 256 units. Kernels other than 3 use XLA's convolution whatever
+    `conv_impl` says (the matmul form is written for 3x3)."""
 
     channels: Sequence[int] = (32, 64, 128)
     activation: str = "relu"
     kernels: Sequence[int] = ()
     dense: int = 0
+    conv_impl: str = "xla"  # the 3x3 layers: xla | matmul (resolve_conv_impl)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -101,7 +103,7 @@ class ConvEncoder(nn.Module):
         for i, width in enumerate(self.channels):
             # Named like the nn.Conv layers they replace, so checkpoints keep their layout.
             size = self.kernels[i] if self.kernels else 3
-            conv = (DownConv(width, name=f"Conv_{i}") if size == 3 else
+            conv = (DownConv(width, impl=self.conv_impl, name=f"Conv_{i}") if size == 3 else
                     nn.Conv(width, (size, size), strides=(2, 2), padding="SAME", name=f"Conv_{i}"))
             h = act(conv(h))
         h = h.reshape(h.shape[:-3] + (-1,))
@@ -110,20 +112,22 @@ class ConvEncoder(nn.Module):
 
 class _Stride2Conv3x3(nn.Module):
     """A 3x3, stride-2, 'SAME' convolution or transposed convolution with flax's parameter
-    names, shapes and init: XLA's own op (`on_accelerator`) on accelerators, the same values as
-    matmuls (`by_matmul`) on CPU, unless they fail their first-use check against XLA's op
-    (`conv_by_matmul.verified`). Subclasses set both as static functions of (x, kernel),
-    unannotated so that flax does not make them module fields."""
+    names, shapes and init: XLA's own op (`impl="xla"`) or the same values as matmuls
+    (`impl="matmul"`, far faster gradients on XLA:CPU). Subclasses set both as static
+    functions of (x, kernel), unannotated so that flax does not make them module fields."""
 
     features: int
+    impl: str = "xla"  # xla | matmul; models.build resolves config.conv_impl's "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", nn.initializers.lecun_normal(),
                             (3, 3, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        on_cpu = jax.default_backend() == "cpu" and conv_by_matmul.verified()
-        compute = self.by_matmul if on_cpu else self.on_accelerator
+        if self.impl not in ("xla", "matmul"):
+            raise ConfigError(f"conv impl must be 'xla' or 'matmul', got {self.impl!r} "
+                              "(models.build resolves conv_impl='auto')")
+        compute = self.by_matmul if self.impl == "matmul" else self.on_accelerator
         return compute(x, kernel) + bias
 
 
@@ -131,13 +135,13 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 class DownConv(_Stride2Conv3x3):
-    """A 3x3, stride-2, 'SAME' convolution (nn.Conv's parameters, init and values), written as
-    one matmul over 3x3 patches on XLA:CPU (`conv_by_matmul.downsample`).
+    """A 3x3, stride-2, 'SAME' convolution (nn.Conv's parameters, init and values); with
+    impl="matmul" one matmul over 3x3 patches (`conv_by_matmul.downsample`).
 
     Inside a while loop -- the epoch's `lax.scan` -- XLA:CPU leaves the kernel gradient of
     `lax.conv_general_dilated` in a layout its fast convolution path does not take and runs
     a generic loop instead: ~30x slower than this form (docs/performance.md). Accelerators
-    keep the convolution.
+    keep the convolution (conv_impl=auto).
     """
 
     on_accelerator = staticmethod(functools.partial(
@@ -148,11 +152,11 @@ class DownConv(_Stride2Conv3x3):
 
 class UpConv(_Stride2Conv3x3):
     """A 3x3, stride-2, 'SAME' transposed convolution (nn.ConvTranspose's parameters, init and
-    values), written as one matmul and interleaving adds on XLA:CPU (`conv_by_matmul.upsample`).
+    values); with impl="matmul" one matmul and interleaving adds (`conv_by_matmul.upsample`).
 
     XLA:CPU runs the kernel gradient of `lax.conv_transpose` through a slow generic
     convolution: the backward pass ~8x slower than this form's (docs/performance.md).
-    Accelerators keep `lax.conv_transpose` (cuDNN).
+    Accelerators keep `lax.conv_transpose` (cuDNN; conv_impl=auto).
     """
 
     on_accelerator = staticmethod(functools.partial(
@@ -172,6 +176,7 @@ class ConvDecoder(nn.Module):
     activation: str = "relu"
     kernels: Sequence[int] = ()  # decoder order, one per transposed convolution; () = all 3
     dense: int = 0  # a hidden layer before the one that makes the grid; 0 = none
+    conv_impl: str = "xla"  # the 3x3 layers: xla | matmul (resolve_conv_impl)
 
     @nn.compact
     def __call__(self, z: jax.Array) -> jax.Array:
@@ -185,8 +190,9 @@ class ConvDecoder(nn.Module):
         widths = tuple(reversed(self.channels))[1:] + (out_channels,)
         for i, w in enumerate(widths):
             size = self.kernels[i] if self.kernels else 3
-            h = (UpConv(w, name=f"deconv_{i}")(h) if size == 3 else nn.ConvTranspose(
-                w, (size, size), strides=(2, 2), padding="SAME", name=f"deconv_{i}")(h))
+            h = (UpConv(w, impl=self.conv_impl, name=f"deconv_{i}")(h) if size == 3 else
+                 nn.ConvTranspose(w, (size, size), strides=(2, 2), padding="SAME",
+                                  name=f"deconv_{i}")(h))
             if i < len(widths) - 1:
                 h = act(h)
         top = (h.shape[-3] - height) // 2
@@ -276,6 +282,17 @@ def _unknown(kind: str, name: str, choices: Sequence[str], field: str) -> Config
     )
 
 
+def resolve_conv_impl(conv_impl: str) -> str:
+    """config.conv_impl as the conv layers take it: "auto" is "matmul" when jax's default
+    backend is the CPU (XLA:CPU runs its convolutions' gradients slowly inside the epoch's
+    loop, docs/performance.md) and "xla" elsewhere; "xla" and "matmul" stay as they are."""
+    if conv_impl not in CONV_IMPLS:
+        raise _unknown("conv_impl", conv_impl, CONV_IMPLS, "conv_impl")
+    if conv_impl == "auto":
+        return "matmul" if jax.default_backend() == "cpu" else "xla"
+    return conv_impl
+
+
 def build(config, image_shape: tuple[int, int, int],
           output_channels: int | None = None) -> _Autoencoder:
     """The autoencoder that `config` names, for images of `image_shape` (height, width,
@@ -311,10 +328,11 @@ def build(config, image_shape: tuple[int, int, int],
                 raise ConfigError(f"config.{field}={kernels} needs one kernel size per layer "
                                   f"of conv_channels={tuple(config.conv_channels)}, or () for 3")
         dense = config.get("conv_dense", 0)
+        impl = resolve_conv_impl(config.get("conv_impl", "auto"))
         encoder = ConvEncoder(tuple(config.conv_channels), config.activation,
-                              tuple(config.get("conv_kernels", ())), dense)
+                              tuple(config.get("conv_kernels", ())), dense, conv_impl=impl)
         decoder = ConvDecoder(output_shape, tuple(config.conv_channels), config.activation,
-                              tuple(config.get("deconv_kernels", ())), dense)
+                              tuple(config.get("deconv_kernels", ())), dense, conv_impl=impl)
     common = dict(encoder=encoder, decoder=decoder, latents=config.latents,
                   image_shape=image_shape,
                   learn_pixel_logvar=config.likelihood == "gaussian_learned")

@@ -2,7 +2,9 @@
 
 Inside the epoch's `lax.scan`, XLA:CPU runs the gradients of its own convolutions through a
 slow generic loop (see models.DownConv / models.UpConv), so on CPU the conv models use these
-instead: each is one matmul over the nine kernel taps plus data movement.
+instead (config.conv_impl: auto or matmul): each is one matmul over the nine kernel taps plus
+data movement. They lean on how XLA pads and orders taps; tests/test_conv_check.py checks
+them against XLA's ops (values and both gradients), so a jax that changed that fails there.
 
 Their backward passes are written out (`jax.custom_vjp`) rather than left to autodiff, which
 moved the data wastefully: the transpose of each of `downsample`'s nine strided slices is a
@@ -15,13 +17,10 @@ epochs are 12-22% faster on CPU (docs/performance.md).
 The backward passes are themselves differentiable (the contractive AE differentiates a vjp of
 the encoder): second derivatives agree with autodiff's to float32 round-off (a test). Being
 `custom_vjp` functions they have no forward mode: `jax.jvp` / `jax.jacfwd` through a conv
-model on CPU raise. Nothing in vae_jax uses forward mode.
+model with conv_impl=matmul raise. Nothing in vae_jax uses forward mode.
 """
 
 from __future__ import annotations
-
-import functools
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -162,45 +161,3 @@ def _upsample_bwd(residuals, dy):
 
 
 upsample.defvjp(_upsample_fwd, _upsample_bwd)
-
-
-# --------------------------------------------------------------------------- self-check
-_NHWC = ("NHWC", "HWIO", "NHWC")
-_TOLERANCE = 1e-4  # relative to the largest value; float32 sums in another order agree to ~1e-6
-
-
-def _reference(kind: str):
-    if kind == "downsample":
-        return lambda x, k: jax.lax.conv_general_dilated(x, k, (2, 2), "SAME",
-                                                         dimension_numbers=_NHWC)
-    return lambda x, k: jax.lax.conv_transpose(x, k, (2, 2), "SAME", dimension_numbers=_NHWC)
-
-
-def _disagreement(kind: str) -> float:
-    """Largest relative difference between the matmul form and XLA's op, values and both
-    gradients, on a small odd-sized input (the shapes where 'SAME' padding is uneven)."""
-    x = jnp.linspace(-1.0, 1.0, 2 * 7 * 5 * 3, dtype=jnp.float32).reshape(2, 7, 5, 3)
-    kernel = jnp.cos(jnp.arange(3 * 3 * 3 * 4, dtype=jnp.float32)).reshape(3, 3, 3, 4)
-    ours = downsample if kind == "downsample" else upsample
-    out, ours_vjp = jax.vjp(ours, x, kernel)
-    expected, reference_vjp = jax.vjp(_reference(kind), x, kernel)
-    if out.shape != expected.shape:
-        return float("inf")
-    cotangent = jnp.sin(jnp.arange(out.size, dtype=jnp.float32)).reshape(out.shape)
-    pairs = [(out, expected), *zip(ours_vjp(cotangent), reference_vjp(cotangent), strict=True)]
-    return max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b))) for a, b in pairs)
-
-
-@functools.cache
-def verified() -> bool:
-    """Whether the matmul forms still equal XLA's convolutions (checked once per process, on
-    first use): they lean on how XLA pads and orders taps, which another jax could change. On
-    a mismatch the models fall back to XLA's own (slower on CPU) ops, with a warning."""
-    with jax.ensure_compile_time_eval():
-        worst = max(_disagreement("downsample"), _disagreement("upsample"))
-    if worst <= _TOLERANCE:
-        return True
-    warnings.warn(f"vae_jax.models.conv_by_matmul: the matmul convolutions differ from XLA's by "
-                  f"{worst:.2g} (relative) with this jax; using XLA's convolutions instead "
-                  "(correct, slower on CPU).", RuntimeWarning, stacklevel=2)
-    return False

@@ -23,6 +23,7 @@ import time
 
 import jax
 
+from vae_jax.compat import jax as compat_jax
 from vae_jax.errors import ConfigError
 
 EXIT_PEER_LOST = 3
@@ -61,6 +62,7 @@ def initialize(coordinator_address: str = "", num_processes: int = 0, process_id
     except ValueError as e:  # --distributed outside SLURM / Open MPI / a TPU slice
         raise ConfigError(f"--distributed found no cluster to join ({e}); give "
                           "--coordinator_address, --num_processes and --process_id") from e
+    _client()  # a jax without the coordination client fails here, with a clear message
     global _watchdog, _shutdown_timeout
     _shutdown_timeout = shutdown_timeout
     _watchdog = _Watchdog()
@@ -74,17 +76,16 @@ def is_primary() -> bool:
 
 
 def _client():
-    from jax._src import distributed as jax_distributed  # the coordination client jax holds
-
-    return jax_distributed.global_state.client
+    return compat_jax.coordination_client()  # no public API polls liveness without a barrier
 
 
 def lost_processes() -> list[int] | None:
     """Processes the coordination service no longer counts alive; None when the coordinator
     itself (process 0) cannot be reached."""
     everyone = list(range(jax.process_count()))
+    client = _client()  # outside the try: a jax without it is not a lost coordinator
     try:
-        live = _client().get_live_nodes(everyone)
+        live = client.get_live_nodes(everyone)
     except Exception:  # noqa: BLE001 - any RPC failure means the coordinator is gone
         return None
     return [i for i in everyone if i not in live]
