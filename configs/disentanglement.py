@@ -31,7 +31,7 @@ def get_config():
     config.latents = 10
     config.batch_size = 256
     config.learning_rate = 1e-3
-    config.num_epochs = 12
+    config.num_epochs = 6
     config.eval_every = 1  # MIG against images seen, for every member
     config.evals = ("elbo", "mig")
     config.final_evals = ("active_units", "dci", "factor_vae", "sap")
