@@ -17,8 +17,9 @@ Command:  python -m vae_jax.main --config=configs/study_locatello.py:factor_vae 
 Runtime:  300k steps of batch 64 per member, 1,800 members for the six models (images/s and
           the compute it implies: docs/results.md). Not run in full here; a test trains every
           model for a few steps.
-Result:   the study's table and figures from vae_jax.report (distribution of each metric per
-          model and hyperparameter over seeds, the metrics' rank correlation, rate-distortion).
+Result:   docs/results.md, "Disentanglement on sprites" (what this CPU affords; the full study
+          is for accelerators). Its report comes from vae_jax.report (each metric's
+          distribution over seeds, the metrics' rank correlation, rate-distortion).
 
 disentanglement_lib (methods/shared/architectures.py, config/unsupervised_study_v1): encoder
 conv 32-32-64-64, kernels 4, 4, 2, 2, stride 2, 'same', ReLU, dense 256, 10 Gaussian latents;

@@ -86,7 +86,8 @@ def overview_figures(out_dir: str, rows_by_model: dict, firsts: dict, config) ->
         beta = record["hparams"]["beta"]
         rows.append(comparison.model_row(member.model, member.params,
                                          finished.dataset.test_images[:2000], prior_z,
-                                         label_of(member.config.model, beta)))
+                                         label_of(member.config.model, beta),
+                                         member.mean_image))
     paths = [plots.comparison(rows, os.path.join(out_dir, OVERVIEW[0][0]),
                               f"AE vs VAE vs beta-VAE on {config.dataset} (seed "
                               f"{min(config.sweep.seed or (config.seed,))})")]

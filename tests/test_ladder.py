@@ -11,7 +11,7 @@ from configs import test as test_config
 from tests.known_answers import bernoulli_nll as _bernoulli_nll
 from tests.known_answers import likelihood_run_config, member_and_lone_run, small_model
 from tests.known_answers import log_normal as _log_normal
-from vae_jax import data, hparams, load_run, objectives
+from vae_jax import data, hparams, load_run, objectives, streams
 from vae_jax.metrics import per_example
 from vae_jax.models import ladder
 from vae_jax.objectives import hierarchical
@@ -141,7 +141,7 @@ def test_ladder_population_equals_lone_runs_and_its_bounds_are_ordered(data_dir,
     assert iwae > elbo + 3 * elbo_error
     assert member.encode(member.run.dataset.test_images[:4]).shape == (4, 4)
     # Samples come from the hierarchical prior p(z2) p(z1 | z2), not from N(0, I) on z1.
-    z1 = member.model.apply({"params": member.params}, jax.random.key(5), 3,
+    z1 = member.model.apply({"params": member.params}, streams.api_sample_key(5), 3,
                             method="sample_prior")
     np.testing.assert_allclose(member.sample(3, seed=5), member.decode(np.asarray(z1)),
                                rtol=1e-5, atol=1e-6)  # jitted vs eager draws: float32 round-off

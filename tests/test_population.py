@@ -139,7 +139,8 @@ def test_sweep_compiles_one_program_per_static_signature(data_dir, tmp_path, mon
 
     monkeypatch.setattr(train, "make_train_epoch", counting)
     config = small(data_dir, num_epochs=2)
-    config.sweep.beta = (0.5, 1.0, 2.0, 4.0, 8.0)
+    # A field both models read (an AE would refuse a beta it ignores).
+    config.sweep.learning_rate = tuple(2.0 ** -e for e in (12, 11, 10, 9, 8))  # exact in f32
     config.sweep.seed = (0, 1, 2)
     config.sweep.model = ("vae", "ae")
     result = run.train_and_evaluate(config, str(tmp_path))
@@ -147,8 +148,8 @@ def test_sweep_compiles_one_program_per_static_signature(data_dir, tmp_path, mon
     assert sorted(traced) == [15, 15]  # one trace for each population of 15, over 2 epochs
     records = logs.read_metrics(str(tmp_path))
     vae = [r for r in records if r["population"] == "model-vae" and r["epoch"] == 2]
-    assert sorted({(r["hparams"]["beta"], r["hparams"]["seed"]) for r in vae}) == sorted(
-        (b, s) for b in (0.5, 1.0, 2.0, 4.0, 8.0) for s in (0, 1, 2))
+    assert sorted({(r["hparams"]["learning_rate"], r["hparams"]["seed"]) for r in vae}) == sorted(
+        (2.0 ** -e, s) for e in (12, 11, 10, 9, 8) for s in (0, 1, 2))
     assert os.path.isdir(tmp_path / "checkpoints" / "model-ae")
 
 

@@ -96,6 +96,11 @@ class Member:
         return self._setup.model
 
     @property
+    def mean_image(self):
+        """Decoder outputs -> the likelihood's mean image in [0, 1] (objectives.make_mean_image)."""
+        return self._setup.mean_image
+
+    @property
     def hparams(self) -> hparams_lib.Hparams:
         return hparams_lib.from_config(self.config)
 

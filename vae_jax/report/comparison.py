@@ -13,8 +13,9 @@ from vae_jax.report.member_figures import decode
 
 
 def model_row(model, params, test_images: np.ndarray, prior_z: np.ndarray, label: str,
-              num_images: int = 6, steps: int = 7, traversed: int = 3) -> dict:
-    """One row of plots.comparison for a trained member.
+              mean_image, num_images: int = 6, steps: int = 7, traversed: int = 3) -> dict:
+    """One row of plots.comparison for a trained member; `mean_image` turns its decoder's
+    outputs into images (the likelihood's, objectives.make_mean_image).
 
     Traversals move each of the `traversed` latents whose codes (posterior means, or AE
     codes) spread most over `test_images` (the active-units statistic) from its 2nd to its
@@ -29,7 +30,8 @@ def model_row(model, params, test_images: np.ndarray, prior_z: np.ndarray, label
     for row, latent in enumerate(order):
         points[row, :, latent] = np.linspace(low[latent], high[latent], steps)
     images = decode(model, params, np.concatenate([codes[:num_images], prior_z,
-                                                   points.reshape(-1, num_latents)]))
+                                                   points.reshape(-1, num_latents)]),
+                    mean_image)
     recons, rest = images[:num_images], images[num_images:]
     return dict(label=label, originals=test_images[:num_images].astype(np.float32) / 255,
                 recons=recons, samples=rest[:len(prior_z)],
