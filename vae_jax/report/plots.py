@@ -226,7 +226,8 @@ def member_curves(groups: dict[str, list[dict]], metrics: Sequence[tuple[str, st
                             alpha=0.8,
                             linewidth=1.2, label=label if i == 0 else None)
         ax.set_xlabel(xlabel)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, nbins=6))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 200k, not 200000
         ax.set_title(heading, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
