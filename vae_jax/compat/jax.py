@@ -38,12 +38,20 @@ def threefry_cpu_rules():
         raise _missing("the threefry2x32 lowering rules", e) from e
 
 
+def _cpu_lowerings() -> dict:
+    """jax's table of CPU-specific lowerings (primitive -> entry); JaxInternalsError when this
+    jax has moved it."""
+    try:
+        from jax._src.interpreters import mlir as mlir_internal  # noqa: PLC0415
+        return mlir_internal._platform_specific_lowerings["cpu"]
+    except (ImportError, AttributeError, KeyError) as e:
+        raise _missing("the table of CPU lowerings", e) from e
+
+
 def cpu_lowering(primitive):
     """The CPU-specific lowering entry now registered for `primitive` (None if none); an
     opaque value for `restore_cpu_lowering`."""
-    from jax._src.interpreters import mlir as mlir_internal  # noqa: PLC0415
-
-    return mlir_internal._platform_specific_lowerings["cpu"].get(primitive)
+    return _cpu_lowerings().get(primitive)
 
 
 def set_cpu_lowering(primitive, rule) -> None:
@@ -55,9 +63,7 @@ def set_cpu_lowering(primitive, rule) -> None:
 
 def restore_cpu_lowering(primitive, entry) -> None:
     """Puts back the entry `cpu_lowering` returned (removes any if it was None)."""
-    from jax._src.interpreters import mlir as mlir_internal  # noqa: PLC0415
-
-    table = mlir_internal._platform_specific_lowerings["cpu"]
+    table = _cpu_lowerings()
     if entry is None:
         table.pop(primitive, None)
     else:
