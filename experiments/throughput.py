@@ -24,6 +24,11 @@ vae_jax):
 * host_vs_device (`--only=host`): the real path with --config.input=host (the training set
   streamed from the host by grain, data/host_input.py) against --config.input=device, each
   repeat timing both back to back. Target >= 0.8.
+* study_<model>_images_per_second (`--only=study`): one member of configs/study_locatello.py
+  (disentanglement_lib's conv network, batch 64) through the real path, beside
+  study_reference_images_per_second, one member of configs/disentanglement.py (the MLP the
+  CPU study trains) in the same run; study_cpu_hours_<model> is what Locatello et al.'s study
+  (6 models x 6 values x 50 seeds x 300k steps of 64) would cost at that rate.
 * grad_shards_{2,4,8}_vs_off (`--only=grad_shards`): the bare epoch with fixed-order gradients
   (train/grad_shards.py) against the plain one on one device: what the same bits on any
   number of devices cost where there is only one.
@@ -43,6 +48,8 @@ import numpy as np
 from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from configs import disentanglement as disentanglement_config  # noqa: E402
+from configs import study_locatello  # noqa: E402
 from configs import vae as vae_config  # noqa: E402
 from experiments.baselines.flax_example import (  # noqa: E402
     flax_example_images_per_second,
@@ -63,6 +70,8 @@ flags.DEFINE_list("only", ["training", "population", "nll"],
 flags.DEFINE_list("population_sizes", ["8", "32"], "Population sizes to compare.")
 flags.DEFINE_string("member_map", "auto",
                     "How populations map members: auto | vmap | map | chunked | unrolled.")
+flags.DEFINE_list("study_models", ["beta_vae", "factor_vae"],
+                  "Models of configs/study_locatello.py timed by --only=study.")
 flags.DEFINE_integer("pythae_images", 20, "Images timed through pythae's get_nll (~9/s).")
 flags.DEFINE_integer("nll_test_images", 0, "Test images of our NLL timing (0 = all 10,000).")
 flags.DEFINE_list("architectures", ["mlp", "conv"], "Architectures of the population comparison.")
@@ -192,6 +201,33 @@ def measure_grad_shards(results: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------ population
+def _one_member(config, num_train: int):
+    """`config` cut to its first sweep member on `num_train` images, no evaluation."""
+    config.sweep_slice = f"0/{len(population.member_configs(config))}"
+    config.update(num_train=num_train, num_test=1000, evals=(), final_evals=(),
+                  figures=False, progress=False, data_dir=FLAGS.data_dir)
+    return config
+
+
+def measure_study(results: dict) -> None:
+    """Images/s of one member of the Locatello et al. study config (conv, batch 64) and of the
+    CPU study's MLP member, each on its own epochs after the compiling one."""
+    study_images = 300_000 * 64 * 6 * 50 * len(study_locatello.MODELS)
+    reference = []
+    for model in FLAGS.study_models:
+        for _ in range(FLAGS.repeats):
+            rate = real_path_images_per_second(
+                _one_member(study_locatello.get_config(model), 64 * 50), epochs=3)
+            mlp = real_path_images_per_second(
+                _one_member(disentanglement_config.get_config(), 256 * 20), epochs=3)
+            results.setdefault(f"study_{model}_images_per_second_repeats", []).append(rate)
+            reference.append(mlp)
+        rate = statistics.median(results[f"study_{model}_images_per_second_repeats"])
+        results[f"study_{model}_images_per_second"] = rate
+        results[f"study_cpu_hours_{model}"] = study_images / rate / 3600
+    results["study_reference_images_per_second"] = statistics.median(reference)
+
+
 def measure_population(results: dict) -> None:
     betas = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 0.25, 3.0]
     train_sizes = {"mlp": 12_800, "conv": 3_840}  # about 2 s per member-epoch each, on 2 cores
@@ -228,7 +264,8 @@ def main(argv):
     results = {"backend": jax.default_backend(), "devices": len(jax.devices()),
                "cpu_count": os.cpu_count(), "repeats": FLAGS.repeats}
     groups = {"training": measure_training, "population": measure_population,
-              "host": measure_host, "grad_shards": measure_grad_shards}
+              "host": measure_host, "grad_shards": measure_grad_shards,
+              "study": measure_study}
     if "nll" in FLAGS.only:
         from experiments import nll_benchmark  # noqa: PLC0415 - needs pythae only if asked
 
