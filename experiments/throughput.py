@@ -72,6 +72,7 @@ flags.DEFINE_string("member_map", "auto",
                     "How populations map members: auto | vmap | map | chunked | unrolled.")
 flags.DEFINE_list("study_models", ["beta_vae", "factor_vae"],
                   "Models of configs/study_locatello.py timed by --only=study.")
+flags.DEFINE_integer("study_steps", 8, "Steps per timed epoch of a study member.")
 flags.DEFINE_integer("pythae_images", 20, "Images timed through pythae's get_nll (~9/s).")
 flags.DEFINE_integer("nll_test_images", 0, "Test images of our NLL timing (0 = all 10,000).")
 flags.DEFINE_list("architectures", ["mlp", "conv"], "Architectures of the population comparison.")
@@ -216,10 +217,11 @@ def measure_study(results: dict) -> None:
     reference = []
     for model in FLAGS.study_models:
         for _ in range(FLAGS.repeats):
+            # Few steps: the conv member runs at a few images/s on a 2-core CPU.
             rate = real_path_images_per_second(
-                _one_member(study_locatello.get_config(model), 64 * 50), epochs=3)
+                _one_member(study_locatello.get_config(model), 64 * FLAGS.study_steps), epochs=2)
             mlp = real_path_images_per_second(
-                _one_member(disentanglement_config.get_config(), 256 * 20), epochs=3)
+                _one_member(disentanglement_config.get_config(), 256 * 20), epochs=2)
             results.setdefault(f"study_{model}_images_per_second_repeats", []).append(rate)
             reference.append(mlp)
         rate = statistics.median(results[f"study_{model}_images_per_second_repeats"])
