@@ -150,5 +150,9 @@ def test_bad_requests_name_the_problem(finished, tmp_path):
         member.decode(np.zeros((2, 3)))
     with pytest.raises(ConfigError, match="not a config field"):
         member.evaluate("elbo", nll_sample=3)
+    with pytest.raises(ConfigError, match="unknown evals 'elbow'"):  # the validation pass
+        member.evaluate("elbow")
+    with pytest.raises(ConfigError, match="codebook.*needs model=vq_vae"):
+        member.evaluate("codebook")
     with pytest.raises(CheckpointError, match="config.json does not exist"):
         vae_jax.load_run(str(tmp_path))

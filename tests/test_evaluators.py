@@ -6,7 +6,7 @@ import pytest
 import scipy.special
 from sklearn.ensemble import GradientBoostingClassifier
 
-from vae_jax import data, models, run, train
+from vae_jax import data, models, run, train, validation
 from vae_jax.errors import ConfigError, DataError
 from vae_jax.metrics import evaluators, per_example, probes
 from vae_jax.report import logs
@@ -29,14 +29,17 @@ def test_excluding_a_class_that_does_not_exist_is_refused(tiny_config):
 
 
 def test_anomaly_needs_a_held_out_class_and_nll_needs_a_vae(tiny_config):
-    dataset = data.load(tiny_config)
+    """Rules of the config alone: the validation pass's, before any data is loaded."""
     tiny_config.evals = ("elbo", "anomaly")
-    with pytest.raises(ConfigError, match="exclude_train_labels"):
-        evaluators.validate(tiny_config, dataset)
+    with pytest.raises(ConfigError, match="'anomaly' .*exclude_train_labels"):
+        validation.check(tiny_config, log_warnings=False)
     tiny_config.evals, tiny_config.final_evals, tiny_config.model = ("elbo",), ("nll",), "ae"
-    evaluators.validate(tiny_config, dataset)  # the final set is checked on its own
-    with pytest.raises(ConfigError, match="evaluator .nll. needs one of vae"):
-        evaluators.validate(tiny_config, dataset, final=True)
+    with pytest.raises(ConfigError, match="evaluator 'nll' .*needs one of vae"):
+        validation.check(tiny_config, log_warnings=False)
+    tiny_config.model = "vae"
+    dataset = data.load(tiny_config)
+    assert evaluators.validate(tiny_config, dataset) == ("elbo",)
+    assert evaluators.validate(tiny_config, dataset, final=True) == ("elbo", "nll")
 
 
 def test_anomaly_aucs_and_final_nll_in_the_log_match_a_recomputation(tiny_config, tmp_path):
@@ -197,8 +200,8 @@ def test_dci_importance_model_is_checked_before_training(tiny_config):
     assert evaluators.DCI_IMPORTANCE_MODELS == importance.MODELS
     tiny_config.update(dataset="sprites", binarization="none", num_train=64, num_test=32,
                        evals=("elbo", "dci"), dci_importance_model="gbt")
-    dataset = data.load(tiny_config)
-    with pytest.raises(ConfigError, match="dci_importance_model 'gbt'"):
-        evaluators.validate(tiny_config, dataset)
+    with pytest.raises(ConfigError, match="unknown dci_importance_model 'gbt'"):
+        validation.check(tiny_config, log_warnings=False)
     tiny_config.dci_importance_model = "random_forest"
-    assert evaluators.validate(tiny_config, dataset) == ("elbo", "dci")
+    validation.check(tiny_config, log_warnings=False)
+    assert evaluators.validate(tiny_config, data.load(tiny_config)) == ("elbo", "dci")

@@ -3,11 +3,9 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from scipy import stats
 
 from vae_jax import objectives
-from vae_jax.errors import ConfigError
 from vae_jax.metrics import per_example
 from vae_jax.objectives import gaussians
 
@@ -81,8 +79,3 @@ def test_chunking_does_not_change_the_estimate_beyond_noise():
     a, true, _ = estimate(1000, chunk=1000)
     b, _, _ = estimate(1000, chunk=300)  # 4 chunks, the last one partly masked
     assert abs(a.mean() - b.mean()) < 0.05
-
-
-def test_k_below_one_is_refused():
-    with pytest.raises(ConfigError, match=">= 1"):
-        estimate(0)

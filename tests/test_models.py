@@ -152,15 +152,6 @@ def test_images_of_the_wrong_shape_get_a_clear_error():
         model.apply({"params": params}, jnp.zeros((1, 64, 64, 1)), jax.random.key(0))
 
 
-@pytest.mark.parametrize("field,value", [("model", "gan"), ("architecture", "resnet"),
-                                         ("likelihood", "poisson"), ("activation", "swish")])
-def test_unknown_names_get_a_clear_error(field, value):
-    config = vae_config.get_config()
-    config[field] = value
-    with pytest.raises(ConfigError, match=f"unknown {field}.*--config.{field}"):
-        models.build(config, (28, 28, 1))
-
-
 def test_too_small_images_for_the_conv_stack():
     config = vae_config.get_config()
     config.architecture = "conv"

@@ -11,7 +11,7 @@ import pytest
 
 from configs import test as test_config
 from tests.conftest import REPO
-from vae_jax import data, run, train
+from vae_jax import data, run, train, validation
 from vae_jax.errors import ConfigError, NonFiniteLossError, PopulationTooLargeError
 from vae_jax.report import logs
 from vae_jax.train import population
@@ -179,12 +179,12 @@ def test_zip_sweeps_and_bad_sweeps(data_dir):
         population.member_configs(config)
     config.sweep.seed = ()
     with pytest.raises(ConfigError, match="sweep.seed is empty"):
-        population.member_configs(config)
+        validation.check(config, log_warnings=False)
     unlocked = small(data_dir)
     unlocked.sweep.unlock()
     unlocked.sweep.batch_size = (32, 64)
     with pytest.raises(ConfigError, match="'batch_size' cannot be swept.*separate commands"):
-        population.split(unlocked)
+        validation.check(unlocked, log_warnings=False)
 
 
 def test_a_population_too_large_for_memory_is_refused_before_compiling(data_dir, tmp_path):

@@ -43,8 +43,6 @@ def test_corruptions_change_the_stated_fraction_of_pixels():
     assert float(jnp.std(noisy - x)) == pytest.approx(0.1, rel=0.02)
     assert float(noisy.min()) >= 0 and float(noisy.max()) <= 1
     np.testing.assert_array_equal(corruption.corrupt(key, x, "mask", 0.0), x)
-    with pytest.raises(ConfigError, match="unknown corruption 'blur'"):
-        corruption.corrupt(jax.random.key(1), x, "blur", 0.1)
 
 
 def test_psnr_by_hand():
@@ -88,13 +86,6 @@ def test_sparse_kl_loss_by_hand():
     np.testing.assert_allclose(metrics["penalty"], kl, rtol=1e-5)
     np.testing.assert_allclose(loss, _bernoulli_nll(x, out["logits"]).mean() + 2.0 * kl,
                                rtol=1e-5)
-
-
-def test_sparse_kl_needs_sigmoid_codes():
-    config, _, _, _ = _setup("ae")
-    config.objective = "sparse_kl"
-    with pytest.raises(ConfigError, match="code_activation=sigmoid"):
-        objectives.resolve(config)
 
 
 # -------------------------------------------------------------------------- contractive AE
@@ -174,15 +165,6 @@ def test_iwae_bound_rises_with_k_and_k1_matches_the_analytic_elbo_on_average():
     assert abs(gap.mean()) < 4 * gap.std() / np.sqrt(len(gap))
 
 
-def test_iwae_bad_sample_counts():
-    config, net, _, _ = _setup("vae", objective="iwae", iwae_samples=0)
-    with pytest.raises(ConfigError, match="iwae_samples must be >= 1"):
-        objectives.build(config, net)
-    config.objective, config.iwae_samples = "elbo", 5
-    with pytest.raises(ConfigError, match="only applies to --config.objective=iwae"):
-        objectives.build(config, net)
-
-
 # ---------------------------------------------------------------------------- beta-TCVAE
 def _posterior_batch(seed: int, batch: int, latents: int):
     """(z, mean, logvar) of a random batch of diagonal Gaussian posteriors, z drawn from them."""
@@ -230,8 +212,6 @@ def test_tc_estimators_on_identical_posteriors_mss_exact_mws_biased_by_log_n():
     mws = penalties.tc_decomposition(z, zeros, zeros, n, estimator="mws")
     np.testing.assert_allclose(mws["tc"], (latents - 1) * np.log(n), rtol=1e-5)
     np.testing.assert_allclose(mws["dwkl"], -latents * np.log(n), rtol=1e-5)
-    with pytest.raises(ConfigError, match="unknown tc_estimator 'mse'"):
-        penalties.tc_decomposition(z, zeros, zeros, n, estimator="mse")
 
 
 def test_mss_log_weights_are_chen_et_al_s_by_hand():
@@ -379,15 +359,6 @@ def test_schedules_off_give_the_plain_beta_elbo_bitwise():
                                           out)
     kl = jax.vmap(objectives.kl_to_standard_normal)(out["mean"], out["logvar"])
     assert float(loss) == float((recon + 3.0 * kl).mean())
-
-
-def test_objective_errors_name_the_fix():
-    config, net, _, _ = _setup("vae", objective="contractive")
-    with pytest.raises(ConfigError, match="does not apply to model 'vae'"):
-        objectives.build(config, net)
-    config.objective, config.corruption = "elbo", "blur"
-    with pytest.raises(ConfigError, match="unknown corruption 'blur'"):
-        objectives.build(config, net)
 
 
 # ------------------------------------------------------------------------ configs, smoke runs

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae_jax import checkpoints, data, streams, train
+from vae_jax import checkpoints, data, streams, train, validation
 from vae_jax import hparams as hparams_lib
 from vae_jax import run as run_lib
 from vae_jax.errors import ConfigError, DataError
@@ -224,6 +224,7 @@ class Member:
                 raise ConfigError(f"evaluate: {field!r} is not a config field")
             config[field] = value
         config.evals, config.final_evals = (name,), ()
+        validation.check(config, log_warnings=False)  # the name, the overrides, the model
         dataset = self.run.dataset
         names = evaluators.validate(config, dataset)
         if images is None:

@@ -55,6 +55,11 @@ class Rule:
     high_open: bool = False
     nonempty: bool = False
 
+    def __post_init__(self):
+        # Each choice once, in its first place: registries may list a name under several keys
+        # (elbo and iwae under every VAE family), and an error or a docs row lists it once.
+        object.__setattr__(self, "choices", tuple(dict.fromkeys(self.choices)))
+
     def allowed(self) -> str:
         """The allowed values in words, e.g. 'one of: ae, vae', '>= 1', '(0, 1)'."""
         if self.choices:
@@ -298,7 +303,8 @@ def unknown_field_message(path: str, config) -> str | None:
         if prefix == "sweep" and part in config:
             return (f"config.sweep.{part}: {part!r} cannot be swept; sweepable fields are "
                     f"{', '.join(hparams.SWEEPABLE)} (one program) and "
-                    f"{', '.join(population.STATIC_SWEEPABLE)} (one program each)")
+                    f"{', '.join(population.STATIC_SWEEPABLE)} (one program each). Run other "
+                    "variations as separate commands.")
         if not keys:
             return f"config.{prefix} is a value, not a group of fields: --config.{path} is unknown"
         near = difflib.get_close_matches(part, keys, n=3, cutoff=0.6)

@@ -1,8 +1,9 @@
 """Checks of one member's combination of fields, before its data is loaded (validation.py).
 
 Each field alone has passed `validation.FIELD_RULES`; here the fields meet: an objective of the
-other model, an evaluator the dataset cannot serve (known from the dataset's name: `arrays` is
-only known once loaded, and `evaluators.validate` checks it then), a convolution stack too deep
+other model, a discretised likelihood on binarised pixels, an evaluator the dataset cannot
+serve (known from the dataset's name: `arrays` is only known once loaded, and
+`evaluators.validate` judges the same rule on its data then), a convolution stack too deep
 for the images. A member field (Hparams) that this member's model or objective does not read
 is refused when it leaves its default (REFUSED); a static field it ignores gives a warning.
 """
@@ -13,10 +14,10 @@ import dataclasses
 import functools
 
 from vae_jax import defaults
-from vae_jax.data import sprites
+from vae_jax.data import corruption, sprites
 from vae_jax.errors import ConfigError
 from vae_jax.metrics import evaluators
-from vae_jax.objectives import losses
+from vae_jax.objectives import likelihoods, losses
 from vae_jax.train import grad_shards
 
 
@@ -90,8 +91,9 @@ IGNORED = (
 def check_member(config) -> dict[str, str]:
     """Raises a ConfigError for a combination of `config`'s fields that cannot work; returns
     {field: warning} for the fields it ignores."""
-    objective = losses.resolve(config)  # objective vs model, sparse_kl, iwae_samples
+    objective = losses.resolve(config)
     facts = DATASET_FACTS.get(config.dataset, _UNKNOWN)
+    _check_objective(config, objective)
     _check_model(config, facts)
     _check_data(config, facts)
     _check_grad_shards(config, objective)
@@ -99,6 +101,20 @@ def check_member(config) -> dict[str, str]:
         _check_evaluator(name, config, facts)
     _check_read(config, objective)
     return ignored_fields(config, objective)
+
+
+def _check_objective(config, objective: str) -> None:
+    choices = losses.OBJECTIVES[config.model]
+    if objective not in choices:
+        raise ConfigError(f"objective {objective!r} does not apply to model {config.model!r}; "
+                          f"choose one of {', '.join(choices)} (--config.objective=...)")
+    if objective == "sparse_kl" and config.code_activation != "sigmoid":
+        raise ConfigError("objective sparse_kl penalises mean activations in (0, 1): set "
+                          "--config.code_activation=sigmoid")
+    if objective != "iwae" and config.iwae_samples != 1:
+        raise ConfigError(f"iwae_samples={config.iwae_samples} only applies to "
+                          "--config.objective=iwae")
+    likelihoods.check_binarization(config)  # a discretised likelihood on binarised pixels
 
 
 def _check_model(config, facts: DatasetFacts) -> None:
@@ -167,12 +183,10 @@ def _check_grad_shards(config, objective: str) -> None:
 
 
 def _check_evaluator(name: str, config, facts: DatasetFacts) -> None:
+    problem = evaluators.missing_data(name, config.dataset, facts.labels, facts.factors)
+    if problem:
+        raise ConfigError(problem)
     where = f"evaluator {name!r} (config.evals / final_evals)"
-    if name in evaluators.ON_LABELS and facts.labels is False:
-        raise ConfigError(f"{where} needs labels; dataset {config.dataset!r} has none")
-    if name in evaluators.ON_FACTORS and facts.factors is False:
-        raise ConfigError(f"{where} needs ground-truth factors (dataset=sprites, or arrays with "
-                          f"train_factors/test_factors); {config.dataset!r} has none")
     if name in ("factor_vae", "beta_vae") and not facts.renders:
         raise ConfigError(f"{where} renders new images with chosen factors: it needs "
                           f"dataset=sprites, not {config.dataset!r}")
@@ -185,8 +199,9 @@ def _check_evaluator(name: str, config, facts: DatasetFacts) -> None:
     if name == "codebook" and config.model != "vq_vae":
         raise ConfigError(f"{where} measures a codebook: it needs model=vq_vae")
     if name == "denoising" and config.corruption == "none":
+        kinds = " | ".join(c for c in corruption.CORRUPTIONS if c != "none")
         raise ConfigError(f"{where} scores the corrupted test images: set --config.corruption "
-                          "(gaussian | salt_pepper | mask) and --config.noise_level")
+                          f"({kinds}) and --config.noise_level")
 
 
 @functools.cache

@@ -32,13 +32,6 @@ from vae_jax.errors import ConfigError
 INPUT_MODES = ("auto", "device", "host")
 
 
-def check_input_mode(mode: str) -> str:
-    if mode not in INPUT_MODES:
-        raise ConfigError(f"unknown input {mode!r}; choose one of {', '.join(INPUT_MODES)} "
-                          "(--config.input=...)")
-    return mode
-
-
 @functools.partial(jax.jit, static_argnums=1)
 def _permutation(perm_key: jax.Array, num_examples: int) -> jax.Array:
     return jax.random.permutation(perm_key, num_examples)
@@ -51,8 +44,6 @@ def epoch_permutation(perm_key: jax.Array, num_examples: int) -> np.ndarray:
 
 def chunk_starts(num_steps: int, chunk_steps: int) -> list[tuple[int, int]]:
     """[(first step, steps)] covering the epoch; the last chunk may be shorter."""
-    if chunk_steps < 1:
-        raise ConfigError(f"host_chunk_steps must be >= 1, got {chunk_steps}")
     return [(start, min(chunk_steps, num_steps - start))
             for start in range(0, num_steps, chunk_steps)]
 

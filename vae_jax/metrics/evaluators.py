@@ -41,39 +41,33 @@ DCI_IMPORTANCE_MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_
 LIKELIHOOD_MODELS = ("vae", "vamp_vae", "two_layer_vae", "ladder_vae")
 
 
+def missing_data(name: str, dataset_name: str, labels: bool | None,
+                 factors: bool | None) -> str | None:
+    """Why evaluator `name` cannot run on a dataset that has labels / factors (False: it has
+    none; None: not known yet), or None. One rule, judged twice: on the dataset's name before
+    anything is loaded (validation_members) and on the loaded data (`validate`) for the
+    datasets whose content only loading tells (arrays, tfds:<name>, image_folder)."""
+    where = f"evaluator {name!r} (config.evals / final_evals)"
+    if name in ON_LABELS and labels is False:
+        return f"{where} needs labels; dataset {dataset_name!r} has none"
+    if name in ON_FACTORS and factors is False:
+        return (f"{where} needs ground-truth factors (dataset=sprites, or arrays with "
+                f"train_factors/test_factors); {dataset_name!r} has none")
+    return None
+
+
 def validate(config, dataset: data.Dataset, final: bool = False) -> tuple[str, ...]:
     """The evaluators to run (`config.evals`, plus `config.final_evals` for the last
-    evaluation when `final`), with a clear error for names or datasets that cannot work."""
+    evaluation when `final`). Their names and what they need of the config were checked by
+    the validation pass (validation_members); here only what the loaded data tells."""
     names = tuple(config.evals)
     if final:
         names += tuple(n for n in config.final_evals if n not in names)
     for name in names:
-        if name not in ALL:
-            raise ConfigError(f"unknown evaluator {name!r} in config.evals/final_evals; "
-                              f"choose from {', '.join(ALL)}")
-        if name in ON_LABELS and dataset.test_labels is None:
-            raise ConfigError(f"evaluator {name!r} needs labels; dataset {dataset.name!r} has none")
-        if name in ON_FACTORS and dataset.test_factors is None:
-            raise ConfigError(f"evaluator {name!r} needs ground-truth factors (dataset=sprites, "
-                              "or arrays with train_factors/test_factors); "
-                              f"{dataset.name!r} has none")
-        if name == "anomaly" and not (config.exclude_train_labels
-                                      and dataset.test_labels is not None):
-            raise ConfigError("evaluator 'anomaly' scores the classes left out of training: set "
-                              "--config.exclude_train_labels='(k,)' on a labelled dataset")
-        if name == "dci" and config.dci_importance_model not in DCI_IMPORTANCE_MODELS:
-            raise ConfigError(f"unknown config.dci_importance_model "
-                              f"{config.dci_importance_model!r}; choose from "
-                              f"{', '.join(DCI_IMPORTANCE_MODELS)}")
-        if name == "nll" and config.model not in LIKELIHOOD_MODELS:
-            raise ConfigError(f"evaluator 'nll' needs one of {', '.join(LIKELIHOOD_MODELS)} "
-                              f"(model {config.model!r} defines no likelihood)")
-        if name == "codebook" and config.model != "vq_vae":
-            raise ConfigError("evaluator 'codebook' measures a codebook: it needs model=vq_vae")
-        if name == "denoising" and config.corruption == "none":
-            raise ConfigError("evaluator 'denoising' scores the corrupted test images: set "
-                              "--config.corruption (gaussian | salt_pepper | mask) and "
-                              "--config.noise_level")
+        problem = missing_data(name, dataset.name, dataset.test_labels is not None,
+                               dataset.test_factors is not None)
+        if problem:
+            raise ConfigError(problem)
     return names
 
 
@@ -221,7 +215,9 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
         scores = disentanglement.dci(test, factors, importance_model=config.dci_importance_model)
         out |= {f"eval/dci_{k}": v for k, v in scores.items()}
     if "factor_vae" in names or "beta_vae" in names:
-        ground_truth = _ground_truth(dataset)
+        from vae_jax.data import sprites  # the one that renders: validation_members
+
+        ground_truth = sprites.SpritesFactors()
         rng = streams.factor_votes_rng(config.data_seed)  # not the dataset's own stream
         encode_fn = lambda images: encode_images(images)  # noqa: E731
         if "factor_vae" in names:
@@ -237,12 +233,3 @@ def code_metrics(names, member_codes: dict[str, np.ndarray], dataset: data.Datas
     if "dci" in names:  # a label, not a metric: which importance model the DCI scores used
         out["dci_importance_model"] = config.dci_importance_model
     return out
-
-
-def _ground_truth(dataset: data.Dataset):
-    if dataset.name != "sprites":
-        raise ConfigError("factor_vae / beta_vae render new images with chosen factors: they need "
-                          "dataset=sprites")
-    from vae_jax.data import sprites
-
-    return sprites.SpritesFactors()

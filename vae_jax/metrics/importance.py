@@ -38,6 +38,7 @@ MODELS = ("gradient_boosting", "hist_gradient_boosting", "random_forest")
 
 
 def check_model(name: str) -> None:
+    """The one check of a model's name: at the public entry, `disentanglement.dci`."""
     if name not in MODELS:
         raise ValueError(
             f"importance_model must be one of {', '.join(map(repr, MODELS))}, got {name!r}"
@@ -45,8 +46,7 @@ def check_model(name: str) -> None:
 
 
 def make_model(name: str, seed: int):
-    """A fresh, unfitted classifier `name` (see the module docstring)."""
-    check_model(name)
+    """A fresh, unfitted classifier `name`, one of MODELS (see the module docstring)."""
     if name == "gradient_boosting":  # disentanglement_lib: GradientBoostingClassifier()
         return GradientBoostingClassifier(random_state=seed)
     if name == "hist_gradient_boosting":
@@ -96,14 +96,13 @@ def importance_matrix(
     Args:
         codes_train, codes_test: float [N, L].
         factors_train, factors_test: class indices int [N, F].
-        model: one of `MODELS`.
+        model: one of `MODELS` (checked by `disentanglement.dci`).
         seed: random_state of every classifier.
         n_jobs: factors fitted at once (threads); None: min(F, CPU count).
 
     Returns:
         importance float [L, F] (each non-zero column sums to 1), test accuracy float [F].
     """
-    check_model(model)
     num_factors = factors_train.shape[1]
     n_jobs = min(num_factors, os.cpu_count() or 1) if n_jobs is None else n_jobs
     # Trees work in float32 anyway; one contiguous copy instead of one per fit.

@@ -17,7 +17,6 @@ from jax.sharding import Mesh, PartitionSpec
 
 from vae_jax import data, objectives
 from vae_jax.data import corruption
-from vae_jax.errors import ConfigError
 from vae_jax.objectives import hierarchical, priors
 
 PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
@@ -148,8 +147,6 @@ def iwae_log_likelihood(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
     `log_weights_fn(x, key, n)` -> [n, B] replaces the one-layer proposal (encode_fn,
     log_joint_fn) for models with their own weights (two stochastic layers).
     """
-    if num_samples < 1:
-        raise ConfigError(f"the number of importance samples must be >= 1, got {num_samples}")
     chunk = min(sample_chunk, num_samples)
     num_chunks = -(-num_samples // chunk)
 

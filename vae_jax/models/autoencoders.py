@@ -276,18 +276,10 @@ class VAE(_Autoencoder):
         return self._outputs(self.decode(z), mean=mean, logvar=logvar, z=z)
 
 
-def _unknown(kind: str, name: str, choices: Sequence[str], field: str) -> ConfigError:
-    return ConfigError(
-        f"unknown {kind} {name!r}; choose one of {', '.join(choices)} (--config.{field}=...)"
-    )
-
-
 def resolve_conv_impl(conv_impl: str) -> str:
     """config.conv_impl as the conv layers take it: "auto" is "matmul" when jax's default
     backend is the CPU (XLA:CPU runs its convolutions' gradients slowly inside the epoch's
     loop, docs/performance.md) and "xla" elsewhere; "xla" and "matmul" stay as they are."""
-    if conv_impl not in CONV_IMPLS:
-        raise _unknown("conv_impl", conv_impl, CONV_IMPLS, "conv_impl")
     if conv_impl == "auto":
         return "matmul" if jax.default_backend() == "cpu" else "xla"
     return conv_impl
@@ -298,17 +290,6 @@ def build(config, image_shape: tuple[int, int, int],
     """The autoencoder that `config` names, for images of `image_shape` (height, width,
     channels). Its decoder returns `output_channels` per pixel (default: the image's
     channels), what the likelihood reads: `objectives.likelihood_channels`."""
-    if config.model not in MODELS:
-        raise _unknown("model", config.model, MODELS, "model")
-    if config.architecture not in ARCHITECTURES:
-        raise _unknown("architecture", config.architecture, ARCHITECTURES, "architecture")
-    if config.likelihood not in LIKELIHOODS:
-        raise _unknown("likelihood", config.likelihood, LIKELIHOODS, "likelihood")
-    if config.activation not in ACTIVATIONS:
-        raise _unknown("activation", config.activation, tuple(ACTIVATIONS), "activation")
-    if config.code_activation not in CODE_ACTIVATIONS:
-        raise _unknown("code_activation", config.code_activation, tuple(CODE_ACTIVATIONS),
-                       "code_activation")
     image_shape = tuple(int(s) for s in image_shape)
     output_shape = image_shape[:2] + (int(output_channels or image_shape[2]),)
     if config.architecture == "mlp":
@@ -322,11 +303,6 @@ def build(config, image_shape: tuple[int, int, int],
                 f"{len(config.conv_channels)} stride-2 convolutions (need >= {min_side}); "
                 "use fewer --config.conv_channels or --config.architecture=mlp"
             )
-        for field in ("conv_kernels", "deconv_kernels"):
-            kernels = tuple(config.get(field, ()))
-            if kernels and len(kernels) != len(config.conv_channels):
-                raise ConfigError(f"config.{field}={kernels} needs one kernel size per layer "
-                                  f"of conv_channels={tuple(config.conv_channels)}, or () for 3")
         dense = config.get("conv_dense", 0)
         impl = resolve_conv_impl(config.get("conv_impl", "auto"))
         encoder = ConvEncoder(tuple(config.conv_channels), config.activation,

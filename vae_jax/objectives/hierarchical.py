@@ -16,7 +16,6 @@ import math
 import jax
 import jax.numpy as jnp
 
-from vae_jax.errors import ConfigError
 from vae_jax.objectives import kl_schedules, priors
 from vae_jax.objectives.likelihoods import decoder_log_likelihood
 
@@ -52,8 +51,6 @@ def make_iwae_loss(model, log_likelihood, num_samples: int, encoder_input):
     """Negative IWAE bound of a two-stochastic-layer model; beta (with warm-up) scales
     log p(z1, z2) - log q(z1, z2 | x) inside each weight, as the one-layer IWAE loss does.
     `encoder_input(x, key, hparams)` -> (what the encoder sees, key): the denoising hook."""
-    if num_samples < 1:
-        raise ConfigError(f"iwae_samples must be >= 1, got {num_samples}")
 
     def loss_fn(params, x, key, hparams, step=0):
         x_in, key = encoder_input(x, key, hparams)

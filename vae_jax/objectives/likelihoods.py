@@ -56,10 +56,9 @@ def make_log_likelihood(likelihood: str, pixel_std: float, channels: int = 1,
         )
     if likelihood == "discretized_logistic":
         return lambda x, out: discretized.logistic_log_likelihood(x, out["logits"], channels)
-    if likelihood == "discretized_logistic_mixture":
-        return lambda x, out: discretized.mixture_log_likelihood(x, out["logits"], channels,
-                                                                 num_mixtures)
-    raise ConfigError(f"unknown likelihood {likelihood!r}")
+    # discretized_logistic_mixture, the last of models.LIKELIHOODS (validated in validation.py)
+    return lambda x, out: discretized.mixture_log_likelihood(x, out["logits"], channels,
+                                                             num_mixtures)
 
 
 def likelihood_channels(likelihood: str, channels: int, num_mixtures: int = 1) -> int:
@@ -67,8 +66,6 @@ def likelihood_channels(likelihood: str, channels: int, num_mixtures: int = 1) -
     if likelihood == "discretized_logistic":
         return 2 * channels  # a mean and a log-scale per channel
     if likelihood == "discretized_logistic_mixture":
-        if num_mixtures < 1:
-            raise ConfigError(f"num_mixtures must be >= 1, got {num_mixtures}")
         return num_mixtures * discretized.mixture_params_per_component(channels)
     return channels
 
@@ -123,17 +120,11 @@ IMAGES = {  # likelihood -> (mean image, sample image)
 }
 
 
-def _images(likelihood: str):
-    if likelihood not in IMAGES:
-        raise ConfigError(f"unknown likelihood {likelihood!r}")
-    return IMAGES[likelihood]
-
-
 def make_mean_image(likelihood: str, channels: int,
                     num_mixtures: int = 1) -> Callable[[jax.Array], jax.Array]:
     """logits [..., H, W, likelihood_channels] -> the likelihood's mean image E[x | logits]
     [..., H, W, channels] in [0, 1]: what figures, reconstructions and denoising show."""
-    mean = _images(likelihood)[0]
+    mean = IMAGES[likelihood][0]
     return lambda logits: mean(logits, channels, num_mixtures)
 
 
@@ -141,7 +132,7 @@ def make_sample_image(likelihood: str, pixel_std: float, channels: int,
                       num_mixtures: int = 1) -> Callable[..., jax.Array]:
     """(key, logits, x_logvar=None) -> one draw of x ~ p(x | logits) [..., H, W, channels] in
     [0, 1]. `x_logvar` is gaussian_learned's parameter; `pixel_std` the fixed Gaussian's."""
-    sample = _images(likelihood)[1]
+    sample = IMAGES[likelihood][1]
     fixed_logvar = 2.0 * math.log(pixel_std)
 
     def sample_image(key, logits, x_logvar=None):

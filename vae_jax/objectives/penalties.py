@@ -83,11 +83,9 @@ def tc_log_weights(batch: int, dataset_size: int, estimator: str) -> jax.Array:
         neighbour = jnp.roll(own, 1, axis=1)  # [i, i + 1 mod B]
         return jnp.where(own, -math.log(dataset_size), jnp.where(
             neighbour, math.log(dataset_size - m) - math.log(dataset_size * m), -math.log(m)))
-    if estimator == "mss_even":
-        other = math.log(dataset_size - 1) - math.log(dataset_size * max(batch - 1, 1))
-        return jnp.where(own, -math.log(dataset_size), other)
-    raise ConfigError(f"unknown tc_estimator {estimator!r}; choose one of "
-                      f"{', '.join(TC_ESTIMATORS)} (--config.tc_estimator=...)")
+    # mss_even: `estimator` is one of TC_ESTIMATORS (validated in validation.py).
+    other = math.log(dataset_size - 1) - math.log(dataset_size * max(batch - 1, 1))
+    return jnp.where(own, -math.log(dataset_size), other)
 
 
 def tc_decomposition(z: jax.Array, mean: jax.Array, logvar: jax.Array, dataset_size: int,

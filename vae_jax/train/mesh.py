@@ -33,8 +33,6 @@ def mesh_shape(num_members: int, num_devices: int, mesh_members: int = 0,
                mesh_data: int = 0) -> tuple[int, int]:
     """(members, data) extents. 0 = automatic: members first (the largest divisor of the member
     count that divides the devices left), the remaining devices to data."""
-    if mesh_members < 0 or mesh_data < 0:
-        raise ConfigError("mesh_members and mesh_data count devices: use 0 (automatic) or more")
     if mesh_data and num_devices % mesh_data:
         raise ConfigError(f"mesh_data={mesh_data} does not divide the {num_devices} devices; "
                           "choose a divisor or 0 (automatic)")

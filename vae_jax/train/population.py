@@ -71,30 +71,16 @@ class Population:
 
 # ----------------------------------------------------------------------------------- the sweep
 def _sweep_items(config) -> dict[str, tuple]:
+    """{field: its values}; which fields may be swept, and with at least one value each, is
+    checked in validation.py."""
     sweep = config.get("sweep") or {}
-    items = {}
-    for name, values in dict(sweep).items():
-        if values is None:
-            continue
-        if name not in hparams_lib.SWEEPABLE + STATIC_SWEEPABLE:
-            raise ConfigError(
-                f"config.sweep.{name}: {name!r} cannot be swept; sweepable fields are "
-                f"{', '.join(hparams_lib.SWEEPABLE)} (one program) and "
-                f"{', '.join(STATIC_SWEEPABLE)} (one program each). Run other variations as "
-                "separate commands."
-            )
-        values = tuple(values) if isinstance(values, list | tuple) else (values,)
-        if not values:
-            raise ConfigError(f"config.sweep.{name} is empty; give at least one value or drop it")
-        items[name] = values
-    return items
+    return {name: tuple(values) if isinstance(values, list | tuple) else (values,)
+            for name, values in dict(sweep).items() if values is not None}
 
 
 def member_configs(config) -> list[ml_collections.ConfigDict]:
     """One full config per member of the sweep (the config itself when nothing is swept)."""
     items = _sweep_items(config)
-    if config.sweep_mode not in SWEEP_MODES:
-        raise ConfigError(f"unknown sweep_mode {config.sweep_mode!r}; choose product or zip")
     names = list(items)
     if config.sweep_mode == "zip":
         lengths = {n: len(v) for n, v in items.items()}

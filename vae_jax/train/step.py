@@ -73,8 +73,6 @@ def create_state(key: jax.Array, model, tx, image_shape, output_bias=None) -> Tr
 def set_output_bias(params: dict, output_bias: jax.Array) -> dict:
     """Sets the decoder's last bias (MLP only: a conv decoder's bias is per channel)."""
     decoder = dict(params["decoder"])
-    if "output" not in decoder:
-        raise ConfigError("output bias initialisation needs the MLP decoder (architecture=mlp)")
     layer = dict(decoder["output"])
     layer["bias"] = jnp.asarray(output_bias, jnp.float32).reshape(layer["bias"].shape)
     decoder["output"] = layer
