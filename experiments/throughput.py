@@ -62,7 +62,7 @@ flags.DEFINE_list("only", ["training", "population", "nll"],
                   "Which groups to measure: training, population, nll, host, grad_shards.")
 flags.DEFINE_list("population_sizes", ["8", "32"], "Population sizes to compare.")
 flags.DEFINE_string("member_map", "auto",
-                    "How populations map members: auto | vmap | map | chunked | unrolled.")
+                    "How populations map members: auto | vmap | map | unrolled.")
 flags.DEFINE_integer("pythae_images", 20, "Images timed through pythae's get_nll (~9/s).")
 flags.DEFINE_integer("nll_test_images", 0, "Test images of our NLL timing (0 = all 10,000).")
 flags.DEFINE_list("architectures", ["mlp", "conv"], "Architectures of the population comparison.")

@@ -146,7 +146,7 @@ def base_config() -> ml_collections.ConfigDict:
     # A study split over jobs: "i/N" trains the i-th of N contiguous blocks of the sweep's
     # members (i from 0), each member with its index, config and seed as in the whole sweep.
     config.sweep_slice = ""  # "i/N": this job's slice of the sweep; "" = every member
-    config.member_map = "auto"  # auto | vmap | map | chunked | unrolled (train.map_members)
+    config.member_map = "auto"  # auto | vmap | map | unrolled (which when: train/members.py)
     config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
     # Devices (train.mesh): members x data. 0 = automatic: members first (the largest divisor
     # of the member count that divides the device count), the remaining devices split batches.
