@@ -89,10 +89,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.top_latents = 50  # two_layer_vae, ladder_vae: size of z2 (`latents` is z1's)
     config.vamp_components = 500  # vamp_vae: pseudo-inputs K of the VampPrior (the paper's 500)
 
-    # Objective (static): vae: elbo | iwae | tcvae | factor_vae | dip_vae_i | dip_vae_ii;
-    # ae: recon | sparse_l1 | sparse_kl | contractive. "default" = elbo for a VAE, recon for
-    # an AE. Any of them can be denoising.
-    config.objective = "default"  # the loss, from the choices above
+    # Objective (static): the range of `objective` lists each model's objectives, read from
+    # the registry objectives.losses.OBJECTIVES; "default" is the model's first. Any of them
+    # can be denoising.
+    config.objective = "default"  # the loss, one of its model's objectives
     config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
     # factor_vae: the discriminator's hidden widths (Kim & Mnih: six layers of 1000, leaky ReLU).
