@@ -69,7 +69,7 @@ flags.DEFINE_list("only", ["training", "population", "nll"],
                   "Which groups to measure: training, population, nll, host, grad_shards.")
 flags.DEFINE_list("population_sizes", ["8", "32"], "Population sizes to compare.")
 flags.DEFINE_string("member_map", "auto",
-                    "How populations map members: auto | vmap | map | chunked | unrolled.")
+                    "How populations map members: auto | vmap | map | unrolled.")
 flags.DEFINE_list("study_models", ["beta_vae", "factor_vae"],
                   "Models of configs/study_locatello.py timed by --only=study.")
 flags.DEFINE_integer("study_steps", 8, "Steps per timed epoch of a study member.")

@@ -74,21 +74,6 @@ def test_member_i_equals_the_same_config_trained_alone(data_dir, architecture, m
                                        rtol=0 if exact else 1e-5)
 
 
-def test_chunked_members_equal_the_same_configs_trained_alone(data_dir):
-    # 10 members: two chunks of 5 vmapped members, mapped one after the other.
-    config = small(data_dir, member_map="chunked")
-    dataset = data.load(config)
-    members = members_of(config, betas=(0.5, 1.0, 2.0, 4.0, 8.0), seeds=(3, 7))
-    assert train.chunk_size(len(members)) == 5
-    together, history = trained(config, dataset, members)
-    for i in (0, 4, 5, 9):  # both ends of both chunks
-        alone, alone_history = trained(config, dataset, [members[i]])
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5),
-                     train.member(together, i), train.member(alone, 0))
-        np.testing.assert_allclose(history[-1]["loss"][i], alone_history[-1]["loss"][0],
-                                   rtol=1e-5)
-
-
 def test_unrolled_chunks_equal_lone_runs_and_a_lone_run_is_the_same_under_every_map(data_dir):
     # 10 members: two groups of 5 unrolled members. A lone run (a group of one) is stepped the
     # same way by 'unrolled' and 'map', so all of them equal the plain lone run bitwise.

@@ -77,13 +77,13 @@ def test_vamp_importance_weights_and_iwae_bound_use_the_mixture_prior():
 def test_a_standard_prior_keeps_the_plain_vae_arithmetic():
     config = test_config.get_config()
     net = models.build(config, SHAPE)
-    assert priors.has_standard_prior(net)
-    assert priors.make_log_prior(net, {}) is objectives.gaussians.log_standard_normal
+    assert isinstance(priors.of(net), priors.StandardNormal)
+    assert priors.of(net).log_prior({}) is objectives.gaussians.log_standard_normal
 
 
 def test_prior_samples_follow_the_mixture():
     _, net, params, _ = _setup(vamp_components=2)
-    z = member_figures.prior_latents(net, params, jax.random.key(5), 4000, 3)
+    z = member_figures.prior_latents(net, params, jax.random.key(5), 4000)
     mean, logvar = net.apply({"params": params}, method="prior_components")
     np.testing.assert_allclose(z.mean(0), np.asarray(mean).mean(0), atol=0.06)
     expected_var = (np.exp(logvar) + mean**2).mean(0) - np.asarray(mean).mean(0) ** 2

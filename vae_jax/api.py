@@ -167,7 +167,7 @@ class Member:
         if pixels not in ("mean", "sample"):
             raise ConfigError(f"sample: pixels must be 'mean' or 'sample', got {pixels!r}")
         z = member_figures.prior_latents(self.model, self.params, streams.api_sample_key(seed),
-                                         n, self.config.latents)
+                                         n)
         if z is None:
             raise ConfigError(f"model {self.config.model!r} has no prior to sample (a VQ-VAE's "
                             "codes need a separately trained prior); decode chosen codes instead")

@@ -89,10 +89,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.top_latents = 50  # two_layer_vae, ladder_vae: size of z2 (`latents` is z1's)
     config.vamp_components = 500  # vamp_vae: pseudo-inputs K of the VampPrior (the paper's 500)
 
-    # Objective (static): vae: elbo | iwae | tcvae | factor_vae | dip_vae_i | dip_vae_ii;
-    # ae: recon | sparse_l1 | sparse_kl | contractive. "default" = elbo for a VAE, recon for
-    # an AE. Any of them can be denoising.
-    config.objective = "default"  # the loss, from the choices above
+    # Objective (static): the range of `objective` lists each model's objectives, read from
+    # the registry objectives.losses.OBJECTIVES; "default" is the model's first. Any of them
+    # can be denoising.
+    config.objective = "default"  # the loss, one of its model's objectives
     config.iwae_samples = 1  # k of the iwae objective (k = 1 is the VAE's single-sample ELBO)
     config.corruption = "none"  # denoising input noise: none | gaussian | salt_pepper | mask
     # factor_vae: the discriminator's hidden widths (Kim & Mnih: six layers of 1000, leaky ReLU).
@@ -146,7 +146,7 @@ def base_config() -> ml_collections.ConfigDict:
     # A study split over jobs: "i/N" trains the i-th of N contiguous blocks of the sweep's
     # members (i from 0), each member with its index, config and seed as in the whole sweep.
     config.sweep_slice = ""  # "i/N": this job's slice of the sweep; "" = every member
-    config.member_map = "auto"  # auto | vmap | map | chunked | unrolled (train.map_members)
+    config.member_map = "auto"  # auto | vmap | map | unrolled (which when: train/members.py)
     config.memory_limit_gb = 0.0  # device memory a population may use; 0 = what is free
     # Devices (train.mesh): members x data. 0 = automatic: members first (the largest divisor
     # of the member count that divides the device count), the remaining devices split batches.

@@ -34,7 +34,7 @@ from vae_jax.validation_members import check_member
 
 UINT32_MAX = 2**32 - 1
 OUTPUT_BIAS_INITS = ("zeros", "data_mean")
-OBJECTIVES = ("default",) + tuple(o for model in losses.OBJECTIVES.values() for o in model)
+OBJECTIVES = ("default",) + losses.names()  # the objective registry's names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Rule:
     kind: int | float | str | bool, or ints | strs for tuples of them. choices: the allowed
     values of a str (or of each element of strs). low / high: an inclusive range of a number
     (or of each element of ints), exclusive where low_open / high_open. nonempty: a tuple
-    needs at least one element.
+    needs at least one element. text: the allowed values in words where the plain list of
+    choices says too little (the objectives of each model).
     """
 
     kind: str
@@ -54,6 +55,7 @@ class Rule:
     low_open: bool = False
     high_open: bool = False
     nonempty: bool = False
+    text: str = ""
 
     def __post_init__(self):
         # Each choice once, in its first place: registries may list a name under several keys
@@ -62,6 +64,8 @@ class Rule:
 
     def allowed(self) -> str:
         """The allowed values in words, e.g. 'one of: ae, vae', '>= 1', '(0, 1)'."""
+        if self.text:
+            return self.text
         if self.choices:
             return "one of: " + ", ".join(self.choices)
         if self.kind == "bool":
@@ -133,7 +137,8 @@ FIELD_RULES: dict[str, Rule] = {
     "top_latents": _POSITIVE_INT,
     "vamp_components": _POSITIVE_INT,
     # Objective.
-    "objective": Rule("str", OBJECTIVES),
+    "objective": Rule("str", OBJECTIVES, text="default (the model's first), or by model: "
+                      + losses.describe()),
     "iwae_samples": _POSITIVE_INT,
     "corruption": Rule("str", corruption.CORRUPTIONS),
     "tc_estimator": Rule("str", penalties.TC_ESTIMATORS),

@@ -17,7 +17,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from vae_jax import data, objectives
 from vae_jax.data import corruption
-from vae_jax.objectives import hierarchical, priors
+from vae_jax.objectives import priors
 
 PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
 
@@ -46,7 +46,7 @@ def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
             return dict(recon=recon, code=outputs["z"])
         outputs = model.apply(variables, x, key)
         recon = objectives.reconstruction_nll(log_likelihood, x, outputs)
-        kl = priors.kl_per_example(model, params, outputs)  # sampled for a VampPrior
+        kl = priors.of(model).kl_per_example(params, outputs)  # sampled for a VampPrior
         return dict(recon=recon, kl=kl, nelbo=recon + kl, code=outputs["mean"])
 
     return terms
@@ -173,13 +173,9 @@ def make_nll(model, log_likelihood, num_samples: int, sample_chunk: int) -> PerE
     """(params, x, key) -> per-example `nll` = -log p(x) estimated with k importance samples."""
 
     def nll(params, x, key):
-        if priors.is_hierarchical(model):  # weights over (z1, z2)
-            log_weights = hierarchical.log_weights(model, log_likelihood, params)
-            return dict(nll=-iwae_log_likelihood(None, None, x, key, num_samples, sample_chunk,
-                                                 log_weights))
-        encode_fn = lambda x: model.apply({"params": params}, x, method="encode")  # noqa: E731
-        log_joint = objectives.vae_log_joint(model, log_likelihood, params)
-        log_px = iwae_log_likelihood(encode_fn, log_joint, x, key, num_samples, sample_chunk)
-        return dict(nll=-log_px)
+        # The prior's weights: over z, or over (z1, z2) with two stochastic layers.
+        log_weights = priors.of(model).log_weights(log_likelihood, params)
+        return dict(nll=-iwae_log_likelihood(None, None, x, key, num_samples, sample_chunk,
+                                             log_weights))
 
     return nll

@@ -50,7 +50,6 @@ class TwoStochasticLayers(VAE):
     top_hidden: Sequence[int] = (50, 50)
     top_latents: int = 50
     activation: str = "tanh"
-    prior_kind = "hierarchical"  # read by objectives.priors and the figures (not a field)
 
     def setup(self):
         super().setup()

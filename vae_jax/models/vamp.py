@@ -27,7 +27,6 @@ class VampVAE(VAE):
     """A Gaussian-posterior VAE whose prior is the VampPrior with `components` pseudo-inputs."""
 
     components: int = 500
-    prior_kind = "vamp"  # read by objectives.priors and the figures (not a module field)
 
     def setup(self):
         super().setup()

@@ -62,7 +62,6 @@ class VQVAE(_Autoencoder):
     codebook_size: int = 512
     code_dim: int = 16
     ema: bool = False
-    prior_kind = "none"  # no prior to sample: the figures skip samples (not a module field)
 
     def setup(self):
         super().setup()

@@ -19,14 +19,13 @@ from vae_jax.objectives.losses import (
     OBJECTIVES,
     LossFn,
     build,
-    log_importance_weights,
     make_ae_loss,
     make_iwae_loss,
     make_tcvae_loss,
     make_vae_loss,
     resolve,
-    vae_log_joint,
 )
+from vae_jax.objectives.priors import log_importance_weights, vae_log_joint
 
 __all__ = [
     "DISCRETIZED", "bits_per_dim", "check_binarization", "likelihood_channels",

@@ -4,9 +4,10 @@ q(z2 | x) q(z1 | z2, x)), whichever proposal q(z1, z2 | x) the model draws from:
 
     log w = log p(x | z1) + log p(z1 | z2) + log p(z2) - log q(z1, z2 | x).
 
-The ELBO (one sample) reuses the VAE's loss through `priors.sampled_kl`; the IWAE bound and
-the importance-sampled likelihood take k weights from `log_weights`, whose densities are the
-same `priors.sampled_kl` at k draws of the model's `proposal`.
+Their prior p(z1 | z2) p(z2) is `TwoLayerPrior` (the objectives/priors.py protocol): the ELBO
+(one sample) reuses the VAE's loss through its `sampled_kl`; the IWAE bound and the
+importance-sampled likelihood take k weights from `log_weights`, whose densities are the same
+`sampled_kl` at k draws of the model's `proposal`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,35 @@ import math
 import jax
 import jax.numpy as jnp
 
-from vae_jax.objectives import kl_schedules, priors
+from vae_jax.models import two_layer
+from vae_jax.objectives import gaussians, kl_schedules, priors
 from vae_jax.objectives.likelihoods import decoder_log_likelihood
+
+
+@priors.register(two_layer.TwoStochasticLayers)
+class TwoLayerPrior(priors.Prior):
+    """p(z2) = N(0, I), p(z1 | z2) the model's `prior_bottom`: no marginal p(z1), so the KL is
+    sampled over (z1, z2) and the likelihood's weights are `log_weights`'."""
+
+    def log_prior(self, params):
+        raise ValueError("two stochastic layers have no marginal p(z1): use "
+                         "objectives.hierarchical's weights over (z1, z2)")
+
+    def sampled_kl(self, params, outputs: dict) -> jax.Array:
+        """log q(z1, z2|x) - log p(z1|z2) p(z2) per example [B] at the draws in `outputs`:
+        `mean`/`logvar` and `top_mean`/`top_logvar` are q's parameters for z1 and z2 under the
+        model's proposal (q(z1|x) q(z2|z1) bottom-up, q(z2|x) q(z1|z2,x) in the Ladder VAE)."""
+        del params  # p(z1 | z2) at the draw is in `outputs` (prior_mean, prior_logvar)
+        log_q = gaussians.log_diagonal_normal(outputs["z"], outputs["mean"], outputs["logvar"])
+        z_top = outputs["z_top"]
+        return (log_q + gaussians.log_diagonal_normal(z_top, outputs["top_mean"],
+                                                      outputs["top_logvar"])
+                - gaussians.log_diagonal_normal(outputs["z"], outputs["prior_mean"],
+                                                outputs["prior_logvar"])
+                - gaussians.log_standard_normal(z_top))
+
+    def log_weights(self, log_likelihood, params):
+        return log_weights(self.model, log_likelihood, params)
 
 
 def log_weight_parts(model, log_likelihood, params, x: jax.Array, key: jax.Array,
@@ -33,7 +61,7 @@ def log_weight_parts(model, log_likelihood, params, x: jax.Array, key: jax.Array
     draws = model.apply({"params": params}, x if x_in is None else x_in, eps, eps_top,
                         method="proposal")
     log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, draws["z"])
-    return log_px_z, -priors.sampled_kl(model, params, draws)
+    return log_px_z, -TwoLayerPrior(model).sampled_kl(params, draws)
 
 
 def log_weights(model, log_likelihood, params):

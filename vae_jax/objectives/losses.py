@@ -8,6 +8,9 @@ batch `[batch, H, W, C]` in [0, 1], `step` the member's optimiser step (KL sched
 
 Every objective can be made denoising (`config.corruption`): the encoder sees a corrupted
 copy of `x`, the likelihood scores the clean `x`.
+
+`build` picks the loss by name from `OBJECTIVES`, the registry at the end of this file: a new
+objective is one builder there, registered with `@register(name, models=...)`.
 """
 
 from __future__ import annotations
@@ -36,34 +39,12 @@ from vae_jax.objectives.likelihoods import (
 )
 
 LossFn = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
-OBJECTIVES = {"vae": ("elbo", "iwae", "tcvae", "factor_vae", "dip_vae_i", "dip_vae_ii"),
-              "ae": ("recon", "sparse_l1", "sparse_kl", "contractive"),
-              "vamp_vae": ("elbo", "iwae"), "vq_vae": ("vq",), "two_layer_vae": ("elbo", "iwae"),
-              "ladder_vae": ("elbo", "iwae")}
-
-
-# ------------------------------------------------------------------------ importance weights
-def log_importance_weights(encode_fn, log_joint_fn, x: jax.Array, key: jax.Array,
-                           num_samples: int) -> jax.Array:
-    """log w_s = log p(x, z_s) - log q(z_s | x) for z_s ~ q(z | x), s = 1..num_samples.
-
-    Args:
-      encode_fn: x [B, ...] -> (mean, logvar), each [B, latents]: the proposal q(z | x).
-      log_joint_fn: (x [B, ...], z [S, B, latents]) -> log p(x, z) [S, B].
-    Returns: [num_samples, B].
-    """
-    mean, logvar = encode_fn(x)
-    eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
-    z = mean + jnp.exp(0.5 * logvar) * eps
-    return log_joint_fn(x, z) - gaussians.log_diagonal_normal(z, mean, logvar)
-
-
-def vae_log_joint(model, log_likelihood, params):
-    """log_joint(x [B,...], z [S,B,L]) = log p(x | z) + log p(z), [S, B], for `params`
-    (p(z): the model's prior, objectives/priors.py)."""
-    log_px_z = decoder_log_likelihood(model, log_likelihood, params)
-    log_prior = priors.make_log_prior(model, params)
-    return lambda x, z: log_px_z(x, z) + log_prior(z)
+# builder(config, model, log_likelihood, dataset_size) -> the loss of one objective.
+Builder = Callable[..., LossFn]
+# The objective registry, filled by `register` below: {model: {objective: builder}}, each
+# model's objectives in the order they are registered, the first its default. The one list of
+# objective names: validation, the config reference and the tests read it.
+OBJECTIVES: dict[str, dict[str, Builder]] = {}
 
 
 # ----------------------------------------------------------------------------------- the losses
@@ -75,7 +56,7 @@ def make_vae_loss(model, log_likelihood, corruption_kind: str = "none") -> LossF
         x_in, key = denoising.encoder_input(x, key, hparams, corruption_kind)
         outputs = model.apply({"params": params}, x_in, key)
         recon = reconstruction_nll(log_likelihood, x, outputs)
-        kl_latents = priors.kl_terms(model, params, outputs)  # closed form for N(0, I)
+        kl_latents = priors.of(model).kl_terms(params, outputs)  # closed form for N(0, I)
         kl = kl_latents.sum(axis=-1)
         metrics = dict(recon=recon.mean(), kl=kl.mean(), nelbo=(recon + kl).mean())
         loss = kl_schedules.kl_loss(recon, kl_latents, hparams, step)
@@ -91,6 +72,7 @@ def make_iwae_loss(model, log_likelihood, num_samples: int,
     k = 1 is the single-sample Monte-Carlo ELBO (the VAE's objective with a sampled KL). With
     beta != 1, log p(z) - log q(z|x) inside each weight is scaled by beta.
     """
+    prior = priors.of(model)
 
     def loss_fn(params, x, key, hparams, step=0):
         x_in, key = denoising.encoder_input(x, key, hparams, corruption_kind)
@@ -98,13 +80,11 @@ def make_iwae_loss(model, log_likelihood, num_samples: int,
         eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * eps
         log_px_z = decoder_log_likelihood(model, log_likelihood, params)(x, z)  # [S, B]
-        log_ratio = (priors.make_log_prior(model, params)(z)
-                     - gaussians.log_diagonal_normal(z, mean, logvar))
+        log_ratio = (prior.log_prior(params)(z) - gaussians.log_diagonal_normal(z, mean, logvar))
         beta = kl_schedules.kl_weight(hparams, jnp.asarray(step, jnp.float32))
         log_w = log_px_z + beta * log_ratio
         bound = jax.nn.logsumexp(log_w, axis=0) - math.log(num_samples)
-        kl = (gaussians.kl_to_standard_normal(mean, logvar) if priors.has_standard_prior(model)
-              else -log_ratio.mean(axis=0))  # a VampPrior has no closed form
+        kl = prior.draws_kl(mean, logvar, log_ratio)  # closed form for N(0, I)
         recon = -log_px_z.mean(axis=0)
         loss = -bound.mean()
         return loss, dict(loss=loss, recon=recon.mean(), kl=kl.mean(),
@@ -167,38 +147,99 @@ def make_ae_loss(model, log_likelihood, objective: str = "recon",
 
 
 def resolve(config) -> str:
-    """config.objective with 'default' resolved (elbo for a VAE, recon for an AE). That it
-    applies to config.model is a rule of the validation pass (validation_members)."""
-    return OBJECTIVES[config.model][0] if config.objective == "default" else config.objective
+    """config.objective with 'default' resolved (the model's first registered objective: elbo
+    for a VAE, recon for an AE). That it applies to config.model is a rule of the validation
+    pass (validation_members)."""
+    choices = OBJECTIVES[config.model]
+    return next(iter(choices)) if config.objective == "default" else config.objective
 
 
 def build(config, model, dataset_size: int | None = None) -> LossFn:
-    """The loss function for `config` on `model`. `dataset_size` (training examples) is
-    needed by the tcvae objective's estimator."""
+    """The loss function for `config` on `model`: the builder registered for config.model and
+    the resolved objective. `dataset_size` (training examples) is needed by the tcvae
+    objective's estimator."""
     log_likelihood = make_log_likelihood(config.likelihood, config.pixel_std,
                                          model.image_shape[-1], config.num_mixtures)
-    objective = resolve(config)
-    kind = config.corruption
+    builder = OBJECTIVES[config.model][resolve(config)]
+    return builder(config, model, log_likelihood, dataset_size)
 
-    def encoder_input(x, key, hparams):
-        return denoising.encoder_input(x, key, hparams, kind)
 
-    if objective == "elbo":
-        return make_vae_loss(model, log_likelihood, kind)
-    if objective == "iwae" and priors.is_hierarchical(model):  # two_layer_vae, ladder_vae
-        return hierarchical.make_iwae_loss(model, log_likelihood, int(config.iwae_samples),
-                                           encoder_input)
-    if objective == "iwae":
-        return make_iwae_loss(model, log_likelihood, int(config.iwae_samples), kind)
-    if objective == "vq":
-        return vq.make_vq_loss(model, log_likelihood, encoder_input,
-                               config.vq_ema_decay if config.vq_ema else None)
-    if objective == "tcvae":
-        if not dataset_size:
-            raise ConfigError("the tcvae objective needs the training-set size (dataset_size)")
-        return make_tcvae_loss(model, log_likelihood, dataset_size, config.tc_estimator, kind)
-    if objective == "factor_vae":
-        return disentangling.make_factor_vae_loss(model, log_likelihood, kind)
-    if objective in disentangling.DIP_KINDS:
-        return disentangling.make_dip_vae_loss(model, log_likelihood, objective, kind)
-    return make_ae_loss(model, log_likelihood, objective, kind)
+# --------------------------------------------------------------------------------- the registry
+def register(*names: str, models: tuple[str, ...]):
+    """Registers `builder(config, model, log_likelihood, dataset_size) -> LossFn` as each of
+    the objectives `names` of each of `models` (a model's first registered objective is its
+    default; a builder of several names reads the one asked for from `resolve(config)`)."""
+
+    def add(builder: Builder) -> Builder:
+        for model_name in models:
+            choices = OBJECTIVES.setdefault(model_name, {})
+            for name in names:
+                if name in choices:
+                    raise ValueError(f"objective {name!r} of model {model_name!r} is "
+                                     "registered twice")
+                choices[name] = builder
+        return builder
+
+    return add
+
+
+def names() -> tuple[str, ...]:
+    """Every registered objective once, in the order of registration."""
+    return tuple(dict.fromkeys(name for choices in OBJECTIVES.values() for name in choices))
+
+
+def describe() -> str:
+    """Each model's objectives in words, e.g. 'vae: elbo, iwae; ae: recon' (the reference)."""
+    return "; ".join(f"{model_name}: {', '.join(choices)}"
+                     for model_name, choices in OBJECTIVES.items())
+
+
+def _encoder_input(config):
+    """The denoising hook of the losses that take one: (x, key, hparams) -> (x_in, key)."""
+    return lambda x, key, hparams: denoising.encoder_input(x, key, hparams, config.corruption)
+
+
+@register("elbo", models=("vae", "vamp_vae", "two_layer_vae", "ladder_vae"))
+def _elbo(config, model, log_likelihood, dataset_size):
+    return make_vae_loss(model, log_likelihood, config.corruption)
+
+
+@register("iwae", models=("vae", "vamp_vae"))
+def _iwae(config, model, log_likelihood, dataset_size):
+    return make_iwae_loss(model, log_likelihood, int(config.iwae_samples), config.corruption)
+
+
+@register("iwae", models=("two_layer_vae", "ladder_vae"))  # weights over (z1, z2)
+def _iwae_two_layers(config, model, log_likelihood, dataset_size):
+    return hierarchical.make_iwae_loss(model, log_likelihood, int(config.iwae_samples),
+                                       _encoder_input(config))
+
+
+@register("tcvae", models=("vae",))
+def _tcvae(config, model, log_likelihood, dataset_size):
+    if not dataset_size:
+        raise ConfigError("the tcvae objective needs the training-set size (dataset_size)")
+    return make_tcvae_loss(model, log_likelihood, dataset_size, config.tc_estimator,
+                           config.corruption)
+
+
+@register("factor_vae", models=("vae",))
+def _factor_vae(config, model, log_likelihood, dataset_size):
+    return disentangling.make_factor_vae_loss(model, log_likelihood, config.corruption)
+
+
+@register(*disentangling.DIP_KINDS, models=("vae",))
+def _dip_vae(config, model, log_likelihood, dataset_size):
+    return disentangling.make_dip_vae_loss(model, log_likelihood, resolve(config),
+                                           config.corruption)
+
+
+@register("recon", "sparse_l1", "sparse_kl", "contractive", models=("ae",))
+def _ae(config, model, log_likelihood, dataset_size):
+    return make_ae_loss(model, log_likelihood, resolve(config), config.corruption)
+
+
+@register("vq", models=("vq_vae",))
+def _vq(config, model, log_likelihood, dataset_size):
+    return vq.make_vq_loss(model, log_likelihood, _encoder_input(config),
+                           config.vq_ema_decay if config.vq_ema else None)

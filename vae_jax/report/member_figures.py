@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 from vae_jax import data
 from vae_jax.metrics import per_example
+from vae_jax.objectives import priors
 from vae_jax.report import plots
 
 
@@ -53,17 +54,12 @@ def interpolation_points(start: np.ndarray, end: np.ndarray, steps: int = 10) ->
     return (1 - weights) * start[:, None, :] + weights * end[:, None, :]
 
 
-def prior_latents(model, params, sample_key: jax.Array, num: int, num_latents: int):
+def prior_latents(model, params, sample_key: jax.Array, num: int):
     """[num, latents] draws of the model's prior for the samples figure: N(0, I), a learned
     prior's own sampler (`sample_prior`: VampPrior, two stochastic layers), or None for a
     model without a prior to sample (VQ-VAE: its codes need a separately trained prior)."""
-    kind = getattr(model, "prior_kind", "standard_normal")
-    if kind == "standard_normal":
-        return np.asarray(jax.random.normal(sample_key, (num, num_latents)))
-    if kind == "none":
-        return None
-    draw = jax.jit(lambda key: model.apply({"params": params}, key, num, method="sample_prior"))
-    return np.asarray(draw(sample_key))
+    z = priors.of(model).sample(params, sample_key, num)
+    return None if z is None else np.asarray(z)
 
 
 def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.Array,
@@ -79,7 +75,7 @@ def write_member_figures(model, params, dataset: data.Dataset, sample_key: jax.A
     paths.append(plots.reconstructions(originals, decode(model, params, codes[:12], to_image),
                                        os.path.join(directory, "reconstructions.png"),
                                        f"{title}: originals / reconstructions"))
-    prior = prior_latents(model, params, sample_key, 40, num_latents)
+    prior = prior_latents(model, params, sample_key, 40)
     if prior is not None:  # no samples figure without a prior (VQ-VAE)
         paths.append(plots.image_grid(decode(model, params, prior, to_image),
                                       os.path.join(directory, "samples.png"), 10,

@@ -1,8 +1,23 @@
 """Member maps: how a function of one member runs over a population's leading member axis.
 
-'vmap' batches all members, 'map' runs them one after another in one program, 'chunked'
-vmaps groups of up to 8, 'unrolled' steps a group's members side by side in the epoch scan
-(`step.make_train_epoch`). `resolve_member_map` picks one for the backend.
+Which map when (`member_map="auto"` picks by `resolve_member_map`; the measurements behind
+each choice: docs/performance.md, "Member maps on one CPU" and "Lone runs step the member
+itself"):
+
+* `vmap` -- accelerators, and members sharded over several devices. All members are batched in
+  one program, so their small matmuls fill the device together. Batched matmuls sum in another
+  order than a lone run's: members equal their lone runs to float32 round-off, not bitwise.
+* `unrolled` -- MLPs on one CPU. The training epoch (`step.scan_members`) steps a group of up
+  to `chunk_size` members as separate carries of one scan, each batch drawn once for the group,
+  every member taking a lone run's step: bitwise its lone run, and faster than the members one
+  after another because the batch draw is what they share. Everything else (evaluation) maps
+  it like `map`.
+* `map` -- conv models on one CPU, whose step dwarfs the batch draw that `unrolled` would
+  share: one member after another in one program (`lax.map`), bitwise its lone run.
+
+A group of one member (a lone run; each member under `map`) runs the member's own function,
+not a vmap over a member axis of one: XLA:CPU would run its matmuls as batched matmuls, slower
+and rounded differently, and `map` and `unrolled` would no longer give a lone run's bits.
 """
 
 from __future__ import annotations
@@ -12,27 +27,14 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-MEMBER_MAPS = ("vmap", "map", "chunked", "unrolled")
+MEMBER_MAPS = ("vmap", "map", "unrolled")
 
 
 def map_members(member_fn, member_map: str, shared_args=()):
-    """member_fn(*member_args, *shared_args) for every member along the leading axis.
-
-    'vmap' runs all members at once (wide batched matmuls; best on accelerators and with
-    members sharded over devices). 'map' runs one member at a time inside the same compiled
-    program (`lax.map`), so each member runs exactly the arithmetic of a lone run. 'chunked'
-    vmaps chunks of up to 8 members, one chunk after another, which bounds the memory of the
-    batched arithmetic. 'unrolled' only changes the training epoch (`make_train_epoch`);
-    everything else maps it like 'map'. Measured speeds: docs/performance.md.
-    """
+    """member_fn(*member_args, *shared_args) for every member along the leading axis: all at
+    once ('vmap') or one after another ('map', and 'unrolled' outside the training epoch)."""
     group_fn = _over_group(lambda *member_args: member_fn(*member_args, *shared_args))
-    return over_groups(group_fn, lambda size: _group_size(member_map, size))
-
-
-def _group_size(member_map: str, num_members: int) -> int:
-    """Members that `map_members` takes together ('unrolled' only groups the train epoch)."""
-    return {"vmap": num_members, "chunked": chunk_size(num_members), "map": 1,
-            "unrolled": 1}[member_map]
+    return over_groups(group_fn, lambda size: size if member_map == "vmap" else 1)
 
 
 def num_members(tree) -> int:
@@ -68,9 +70,7 @@ def over_groups(group_fn, group_of: Callable[[int], int]):
 
 def _over_group(member_fn):
     """member_fn vmapped over a group's leading member axis; a group of ONE member runs
-    member_fn on that member itself. Lone runs and 'map' populations are groups of one: with
-    a member axis of size 1 XLA:CPU runs every matmul as a batched matmul, ~10% slower for the
-    MLP step than the plain one (docs/performance.md) and rounded differently."""
+    member_fn on that member itself (the module docstring says why)."""
     vmapped = jax.vmap(member_fn)
 
     def group_fn(*member_args):
@@ -83,18 +83,14 @@ def _over_group(member_fn):
 
 
 def chunk_size(num_members: int, largest: int = 8) -> int:
-    """The largest divisor of num_members that is <= `largest` (members vmapped together)."""
+    """The largest divisor of num_members that is <= `largest` (an 'unrolled' group)."""
     return max(c for c in range(1, min(largest, num_members) + 1) if num_members % c == 0)
 
 
 def resolve_member_map(member_map: str, architecture: str = "mlp") -> str:
-    """'auto' -> 'vmap' on accelerators or with members sharded over several devices (each
-    device's share is one batch); on one CPU device 'unrolled' for MLPs and 'map' for conv
-    models, both bitwise equal to lone runs. On one CPU a member's matmuls already fill the
-    cores, so what a population can save is what its members share: 'unrolled' draws each
-    batch (gather and Bernoulli draw) once for up to 8 members, faster than members one after
-    another and than vmapped chunks (batched matmuls). A conv step dwarfs its batch draw, so
-    conv keeps 'map' (speeds: docs/performance.md)."""
+    """'auto' -> the map the module docstring recommends: 'vmap' on accelerators or with
+    members sharded over several devices (each device's share is one batch); on one CPU device
+    'unrolled' for MLPs and 'map' for conv models."""
     if member_map == "auto":
         if jax.default_backend() != "cpu" or jax.device_count() > 1:
             return "vmap"

@@ -174,7 +174,7 @@ def scan_members(step, batch, num_steps: int, member_map: str, reduce):
     # depend on the member) is drawn once per step and shared by the group; a group runs
     # its whole epoch before the next group starts: mapping groups inside every step
     # instead would slice and restack all members' parameters and Adam moments at each
-    # step (0.73x sequential speed on CPU, docs/performance.md). Each group draws the
+    # step (slower than members one after another, docs/performance.md). Each group draws the
     # batches itself (the same draws): keeping an epoch of draws would hold another copy
     # of the training set.
     def member_epoch(state, key, member_hparams):
@@ -204,6 +204,7 @@ def scan_members(step, batch, num_steps: int, member_map: str, reduce):
         # Each member's metrics are reduced on their own, like a lone run's.
         return stack_members(final), stack_members([reduce(m) for m in metrics])
 
+    # Which map when: train/members.py's docstring.
     if member_map == "unrolled":
         return members.over_groups(unrolled_group_epoch, members.chunk_size)
     return members.map_members(member_epoch, member_map)
