@@ -20,7 +20,8 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from vae_jax import data, run, streams, train
+import vae_jax  # noqa: E402
+from vae_jax import data, run, streams
 from vae_jax.cli import define_config_file, run_command  # noqa: E402
 from vae_jax.data import corruption
 from vae_jax.metrics import per_example
@@ -41,12 +42,14 @@ def denoised_rows(workdir: str, config, dataset: data.Dataset, count: int) -> np
     """[members * 3, count, H, W, C]: clean, noisy and denoised test images of every member."""
     rows = []
     clean = data.to_float(jax.device_put(dataset.test_images[:count]), None)
-    for pop, setup, states, _ in run.load_trained(config, workdir, dataset):
-        for i, member_config in enumerate(pop.configs):
-            params = train.member(states.params, i)
+    finished = vae_jax.load_run(workdir)
+    for name, population in finished.populations.items():
+        for i in range(population.size):
+            member = finished.member(i, population=name)
             noisy = corruption.corrupt(streams.denoising_key(config.data_seed), clean,
-                                       config.corruption, member_config.noise_level)
-            denoised = per_example.denoise(setup.model, params, noisy, setup.mean_image)
+                                       config.corruption, member.config.noise_level)
+            denoised = per_example.denoise(member.model, member.params, noisy,
+                                           member.mean_image)
             rows += [np.asarray(clean), np.asarray(noisy), np.asarray(denoised)]
     return np.stack(rows)
 

@@ -35,6 +35,7 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import vae_jax  # noqa: E402
 from configs import test as test_config  # noqa: E402
 from configs import vae as vae_config  # noqa: E402
 from vae_jax import data, run  # noqa: E402
@@ -69,8 +70,9 @@ def _train(config, mesh_members: int, mesh_data: int, member_map: str = "auto"):
     config.mesh_members, config.mesh_data, config.member_map = mesh_members, mesh_data, member_map
     with tempfile.TemporaryDirectory() as workdir:
         run.train_and_evaluate(config, workdir)
-        (_, _, states, _), = run.load_trained(config, workdir)
-        params = jax.tree.map(np.asarray, mesh_lib.to_host(states.params))
+        finished = vae_jax.load_run(workdir)
+        params = jax.tree.map(lambda *members: np.stack(members), *(  # stacked, as trained
+            finished.member(i).params for i in range(finished.num_members)))
         records = logs.read_metrics(workdir)
     nelbo = {(r["member"], r["epoch"]): r["eval/nelbo"] for r in records}
     metrics = {(r["member"], r["epoch"]): {k: v for k, v in r.items()

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import vae_jax
 from configs import test as test_config
 from vae_jax import data, models, objectives, run, train
 from vae_jax.hparams import from_config
@@ -146,7 +147,9 @@ def test_train_and_evaluate_smoke(data_dir, tmp_path, objective):
     assert np.isfinite(record["eval/nelbo"]) and np.isfinite(record["eval/nll"])
     # The run's own evaluation program on the restored member, with k importance samples.
     dataset = data.load(config)
-    (_, setup, states, keys), = run.load_trained(config, str(tmp_path), dataset)
+    member = vae_jax.load_run(str(tmp_path)).member(0)
+    params = jax.tree.map(lambda a: a[None], member.params)  # a population of one
+    keys = population.split(config)[0].keys()
     images = jnp.asarray(dataset.test_images)
     member_hparams = train.stack_members([from_config(config)])
     epoch_keys = evaluators.keys_for_epoch(keys.eval, config.num_epochs)
@@ -166,7 +169,7 @@ def test_train_and_evaluate_smoke(data_dir, tmp_path, objective):
     # A known answer: with every parameter 0, q(z|x) = N(0, I) = p(z) and the decoder's logits
     # are 0, so every importance weight is p(x | z) = 2^-784 whatever x and z: -log p(x), the
     # k = 8 bound and the -ELBO all equal 784 ln 2, and the KL is 0 (float32 round-off).
-    known = scores(jax.tree.map(jnp.zeros_like, states.params), 8)
+    known = scores(jax.tree.map(jnp.zeros_like, params), 8)
     np.testing.assert_allclose(known["nll"], 784 * np.log(2), rtol=1e-6)
     np.testing.assert_allclose(known["nelbo"], 784 * np.log(2), rtol=1e-6)
     np.testing.assert_allclose(known["kl"], 0, atol=1e-6)
@@ -174,10 +177,10 @@ def test_train_and_evaluate_smoke(data_dir, tmp_path, objective):
     # way (log w = log p(x, z) - log q(z | x) for one z ~ q): the mean of the per-image
     # differences is 0 up to Monte-Carlo error, four of its standard errors (a 6e-5 chance
     # of failing for a correct evaluator).
-    gap, standard_error = mean_gap(states.params, 1)
+    gap, standard_error = mean_gap(params, 1)
     assert abs(gap) <= 4 * standard_error
     # With k = 8 the bound is tighter: E[nll] <= E[-ELBO] for every image. The logged means are
     # Monte-Carlo estimates, so their gap may exceed 0 by noise, by at most four standard errors
     # (the spread across images bounds the Monte-Carlo spread from above).
-    _, standard_error = mean_gap(states.params, 8)
+    _, standard_error = mean_gap(params, 8)
     assert record["eval/nll"] - record["eval/nelbo"] <= 4 * standard_error

@@ -13,15 +13,15 @@ import subprocess
 import sys
 import time
 
-import ml_collections
 import numpy as np
 import pytest
 
 from tests.conftest import DATA_DIR, REPO, subprocess_env
-from vae_jax import run
+from vae_jax import checkpoints, data, run
 from vae_jax.errors import ConfigError
 from vae_jax.report import logs
 from vae_jax.train import distributed, mesh
+from vae_jax.train import population as population_lib
 
 # Data-parallel training sums each gradient in another order: parameters agree to float32
 # round-off amplified by Adam (max|a - b| <= 1e-3 max|ref| after a few hundred steps).
@@ -154,13 +154,21 @@ def _ok(workdir, launched, timeout: float = TIMEOUT) -> None:
 
 
 def _final_states(workdir):
-    """{population: stacked final TrainState} restored on this (one-device) process."""
-    with open(os.path.join(workdir, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    for key in ("hidden", "conv_channels", "evals", "final_evals", "exclude_train_labels"):
-        config[key] = tuple(config[key])
+    """{population: stacked final TrainState} restored on this (one-device) process, the Adam
+    moments included: a resume's exactness is checked on all it restores (vae_jax.load_run,
+    the way to use a run, reads a member's parameters only)."""
+    config = checkpoints.read_config(str(workdir))
     config.mesh_members = config.mesh_data = 0
-    return {p.name: states for p, _, states, _ in run.load_trained(config, workdir)}
+    dataset = data.load(config)
+    states = {}
+    for population in population_lib.split(config):
+        setup = run.Setup(population.static_config, dataset)
+        like, _, _, _ = run.init_population(setup, population, dataset)
+        checkpointer = checkpoints.Checkpointer(
+            os.path.join(workdir, "checkpoints", population.name))
+        states[population.name] = checkpointer.restore(checkpointer.latest_epoch(), like)
+        checkpointer.close()
+    return states
 
 
 def _max_relative_difference(a, b) -> float:

@@ -6,10 +6,12 @@ import pytest
 import scipy.special
 from sklearn.ensemble import GradientBoostingClassifier
 
+import vae_jax
 from vae_jax import data, models, run, train, validation
 from vae_jax.errors import ConfigError, DataError
 from vae_jax.metrics import evaluators, per_example, probes
 from vae_jax.report import logs
+from vae_jax.train import population as population_lib
 
 pytestmark = pytest.mark.real_data
 
@@ -57,12 +59,12 @@ def test_anomaly_aucs_and_final_nll_in_the_log_match_a_recomputation(tiny_config
     assert "eval/anomaly_auc_recon" in first
 
     # Recompute the scores from the restored member's per-example values, outside the run.
-    model, params, config = run.load_member(str(tmp_path))
-    dataset = data.load(config)
+    member = vae_jax.load_run(str(tmp_path)).member(0)
+    model, params, config, dataset = member.model, member.params, member.config, member.run.dataset
     setup = run.Setup(config, dataset)
     terms = per_example.make_elbo_terms(model, setup.log_likelihood, "vae")
     nll = per_example.make_nll(model, setup.log_likelihood, config.nll_samples, config.nll_chunk)
-    (population, _, _, keys), = run.load_trained(config, str(tmp_path), dataset)
+    keys = population_lib.split(config)[0].keys()  # the run's: a population of one
     key = evaluators.keys_for_epoch(keys.eval, tiny_config.num_epochs)[0]
     elbo_key, nll_key = jax.random.split(key)  # make_jitted_eval's split: a key per evaluator
     images = jax.device_put(dataset.test_images)

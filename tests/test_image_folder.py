@@ -11,12 +11,14 @@ import pytest
 from PIL import Image
 from scipy.special import expit
 
+import vae_jax
 from configs import test as test_config
 from vae_jax import data, run, train
 from vae_jax.data import image_folder
 from vae_jax.errors import DataError
 from vae_jax.hparams import from_config
 from vae_jax.metrics import evaluators
+from vae_jax.train import population
 
 
 def _write(path, pixels, mode=None):
@@ -139,9 +141,11 @@ def test_colour_folder_trains_with_a_discretised_likelihood(tmp_path, input_mode
     # scale, P(k) = sigmoid((2k - 254)/255) - sigmoid((2k - 256)/255) with the end bins open,
     # and both bits/dim equal -sum log2 P(k) / (8 * 8 * 3).
     dataset = data.load(config)
-    (_, setup, states, keys), = run.load_trained(config, str(tmp_path / "work"), dataset)
-    eval_fn = jax.jit(evaluators.make_jitted_eval(setup, ("elbo", "nll")))
-    zero = jax.tree.map(jnp.zeros_like, states.params)
+    member = vae_jax.load_run(str(tmp_path / "work")).member(0)
+    eval_fn = jax.jit(evaluators.make_jitted_eval(run.Setup(member.config, dataset),
+                                                  ("elbo", "nll")))
+    zero = jax.tree.map(lambda a: jnp.zeros_like(a)[None], member.params)  # a population of one
+    keys = population.split(config)[0].keys()
     scores = jax.device_get(eval_fn(
         zero, evaluators.keys_for_epoch(keys.eval, config.num_epochs),
         train.stack_members([from_config(config)]), jnp.asarray(dataset.test_images)))

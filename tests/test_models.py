@@ -39,6 +39,36 @@ def test_ae_has_one_code_head():
     assert count(params) == 784 * 500 + 500 + 500 * 20 + 20 + 20 * 500 + 500 + 500 * 784 + 784
 
 
+@pytest.mark.parametrize("name", models.MODELS)
+def test_every_family_encodes_to_one_convention_read_by_one_function(name):
+    """models.Encoding for every family, and models.codes (what the evaluators, the figures
+    and vae_jax.load_run read) is its `mean`: the code the model's own forward pass
+    uses, bit for bit -- a deterministic encoder's `z` (no logvar), or q(z|x)'s moments."""
+    config = vae_config.get_config()
+    config.model, config.hidden, config.latents = name, (16,), 3
+    config.vamp_components, config.top_hidden, config.top_latents = 4, (8,), 2
+    model, params = init(config)
+    x = jax.random.uniform(jax.random.key(2), (5, 28, 28, 1))
+    encoding = model.apply({"params": params}, x, method="encode")
+    assert type(encoding) is models.Encoding
+    codes = models.codes(model, params, x)
+    np.testing.assert_array_equal(codes, encoding.mean)
+    if name in ("ae", "vq_vae"):
+        assert encoding.logvar is None
+        forward = model.apply({"params": params}, x)
+        np.testing.assert_array_equal(codes, forward["z"])  # what the decoder reads
+    else:
+        # The Gaussian posterior's moments as the forward pass computes them; the Ladder's
+        # q(z1 | z2, x) at z2's mean: its proposal with no noise on z2.
+        noise = (jnp.zeros((5, 3)), jnp.zeros((5, 2)))
+        forward = (model.apply({"params": params}, x, *noise, method="proposal")
+                   if name in ("two_layer_vae", "ladder_vae")
+                   else model.apply({"params": params}, x, jax.random.key(3)))
+        np.testing.assert_array_equal(codes, forward["mean"])
+        np.testing.assert_array_equal(encoding.logvar, forward["logvar"])
+    assert model.apply({"params": params}, codes, method="decode").shape == (5, 28, 28, 1)
+
+
 @pytest.mark.parametrize("image_shape", [(28, 28, 1), (64, 64, 1), (32, 32, 3)])
 def test_conv_vae_maps_images_back_to_their_shape(image_shape):
     config = vae_config.get_config()

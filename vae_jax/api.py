@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vae_jax import checkpoints, data, streams, train, validation
+from vae_jax import checkpoints, data, models, streams, train, validation
 from vae_jax import hparams as hparams_lib
 from vae_jax import run as run_lib
 from vae_jax.errors import ConfigError, DataError
@@ -73,10 +73,30 @@ class Run:
                               f"0..{members.size - 1}, not {index}")
         config = members.configs[index]
         setup = run_lib.Setup(config, self.dataset)
-        params, epoch = run_lib.restore_member(
+        params, epoch = _restore_params(
             setup, self.dataset.image_shape,
             os.path.join(self.workdir, "checkpoints", population), index)
         return Member(self, population, index, config, setup, params, epoch)
+
+
+def _restore_params(setup, image_shape, directory: str, index: int):
+    """(params of member `index`, epoch) from the latest checkpoint in `directory` (one
+    population's), reading that member's arrays only: the one place a run's parameters are
+    read back (Run.member)."""
+    shapes = jax.eval_shape(lambda: train.create_state(  # shapes only: the key draws nothing
+        jax.random.key(0), setup.model, setup.tx, image_shape, setup.output_bias).params)
+    if not os.path.isdir(directory):
+        raise checkpoints.CheckpointError(f"no checkpoints in {directory}: the run has not "
+                                          "saved one yet, or the workdir is incomplete")
+    checkpointer = checkpoints.Checkpointer(directory)
+    try:
+        epoch = checkpointer.latest_epoch()
+        if epoch is None:
+            raise checkpoints.CheckpointError(f"no complete checkpoint in {directory}")
+        params = checkpointer.restore_member(epoch, index, shapes)
+    finally:
+        checkpointer.close()
+    return jax.tree.map(jnp.asarray, params), epoch
 
 
 class Member:
@@ -111,14 +131,6 @@ class Member:
 
     # ------------------------------------------------------------------------------ the model
     @functools.cached_property
-    def _encode(self):
-        def encode(params, x):
-            out = self.model.apply({"params": params}, x, method="encode")
-            return out[0] if isinstance(out, tuple) else out  # a VAE's posterior mean
-
-        return jax.jit(encode)
-
-    @functools.cached_property
     def _decode(self):
         mean_image = self._setup.mean_image
         return jax.jit(lambda params, z: mean_image(
@@ -139,13 +151,14 @@ class Member:
         """What `encode` returns per image and `decode` reads: latents (a VQ-VAE's
         latents x code_dim)."""
         x = jax.ShapeDtypeStruct((1, *self.run.dataset.image_shape), jnp.float32)
-        return jax.eval_shape(self._encode, self.params, x).shape[-1]
+        return jax.eval_shape(functools.partial(models.codes, self.model), self.params,
+                              x).shape[-1]
 
     def encode(self, images) -> np.ndarray:
         """Posterior means (VAE) or codes (AE) [N, latents] of uint8 images [N, H, W, C] or of
-        floats in [0, 1]."""
-        x = self._floats(images)
-        return self._chunked(lambda chunk: self._encode(self.params, chunk), x)
+        floats in [0, 1] (models.codes)."""
+        x = self._nonempty(self._floats(images))
+        return per_example.encode_images(self.model, self.params, x, self.config.eval_batch_size)
 
     def decode(self, z) -> np.ndarray:
         """The likelihood's mean images [N, H, W, C] in [0, 1] (objectives.make_mean_image:
@@ -186,13 +199,15 @@ class Member:
         if z.ndim != 2 or z.shape[1] != self._code_width:
             raise DataError(f"decode takes latents of shape [N, {self._code_width}], "
                             f"got {z.shape}")
-        if not len(z):
-            raise DataError("no inputs: give at least one image or latent")
-        return z
+        return self._nonempty(z)
 
-    def _chunked(self, fn, x: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _nonempty(x: np.ndarray) -> np.ndarray:
         if not len(x):
             raise DataError("no inputs: give at least one image or latent")
+        return x
+
+    def _chunked(self, fn, x: np.ndarray) -> np.ndarray:
         size = self.config.eval_batch_size
         return np.concatenate([np.asarray(fn(jnp.asarray(x[i:i + size])))
                                for i in range(0, len(x), size)])

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from vae_jax import data, objectives
+from vae_jax import data, models, objectives
 from vae_jax.data import corruption
 from vae_jax.objectives import priors
 
@@ -23,14 +23,13 @@ PerExample = Callable[[dict, jax.Array, jax.Array], dict[str, jax.Array]]
 
 
 def make_codes(model) -> PerExample:
-    """(params, x, key unused) -> per-example `code`: posterior mean (VAE) or code (AE)."""
+    """(params, x, key unused) -> per-example `code` (models.codes)."""
 
-    def codes(params, x, key):
+    def code_terms(params, x, key):
         del key  # deterministic
-        out = model.apply({"params": params}, x, method="encode")
-        return dict(code=out[0] if isinstance(out, tuple) else out)
+        return dict(code=models.codes(model, params, x))
 
-    return codes
+    return code_terms
 
 
 def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
@@ -55,8 +54,7 @@ def make_elbo_terms(model, log_likelihood, model_kind: str) -> PerExample:
 def denoise(model, params, noisy: jax.Array, mean_image) -> jax.Array:
     """The likelihood's mean image (`mean_image(logits)`, objectives.make_mean_image) decoded
     from the posterior mean (VAE) or the code (AE) of `noisy`; shaped like `noisy`."""
-    z = model.apply({"params": params}, noisy, method="encode")
-    z = z[0] if isinstance(z, tuple) else z
+    z = models.codes(model, params, noisy)
     denoised = mean_image(model.apply({"params": params}, z, method="decode"))
     if denoised.shape != noisy.shape:  # never compare images by broadcasting
         raise ValueError(f"mean image {denoised.shape} is not shaped like the data {noisy.shape}")
@@ -79,12 +77,14 @@ def make_denoising_psnr(model, kind: str, level: jax.Array, mean_image) -> PerEx
 
 @functools.partial(jax.jit, static_argnums=0)
 def _encode_chunk(model, params, images: jax.Array):
-    out = model.apply({"params": params}, data.to_float(images, None), method="encode")
-    return out[0] if isinstance(out, tuple) else out
+    if images.dtype == jnp.uint8:
+        images = data.to_float(images, None)
+    return models.codes(model, params, images)
 
 
 def encode_images(model, params, images: np.ndarray, chunk_size: int = 1000) -> np.ndarray:
-    """Posterior means (VAE) or codes (AE) of one member for uint8 images, on the host.
+    """models.codes of one member for uint8 images (or floats in [0, 1]), `chunk_size` at a time,
+    on the host.
 
     One program per (model, chunk shape), the parameters an argument: FactorVAE/BetaVAE call
     this for every batch of freshly rendered images of every member, which must not compile

@@ -14,11 +14,13 @@ from vae_jax.models.autoencoders import (
     ConvEncoder,
     Discriminator,
     DownConv,
+    Encoding,
     FactorVAE,
     MLPDecoder,
     MLPEncoder,
     UpConv,
     build,
+    codes,
     reparameterize,
     resolve_conv_impl,
 )
@@ -26,6 +28,7 @@ from vae_jax.models.autoencoders import (
 __all__ = [
     "ACTIVATIONS", "AE", "ARCHITECTURES", "CODE_ACTIVATIONS", "CONV_IMPLS", "LIKELIHOODS",
     "MODELS", "VAE",
-    "ConvDecoder", "ConvEncoder", "Discriminator", "DownConv", "FactorVAE", "MLPDecoder",
-    "MLPEncoder", "UpConv", "build", "reparameterize", "resolve_conv_impl",
+    "ConvDecoder", "ConvEncoder", "Discriminator", "DownConv", "Encoding", "FactorVAE",
+    "MLPDecoder", "MLPEncoder", "UpConv", "build", "codes", "reparameterize",
+    "resolve_conv_impl",
 ]

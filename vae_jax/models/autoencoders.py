@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -210,6 +211,29 @@ def _check_image_shape(x: jax.Array, image_shape: tuple[int, int, int]) -> None:
         )
 
 
+class Encoding(NamedTuple):
+    """What every model's `encode(x)` returns, so that one function reads every model's codes
+    (`codes`).
+
+    `mean` is the code of x that the decoder reads: the Gaussian posterior's mean (VAE and the
+    learned-prior families; z1's for the two-layer and Ladder models), an AE's code, a VQ-VAE's
+    quantised code (flat, latents x code_dim) -- a deterministic encoder's point mass at its
+    code. `logvar` is the diagonal Gaussian posterior's log-variance, and None for the
+    deterministic encoders (AE, VQ-VAE). A Gaussian encoding unpacks as `mean, logvar`.
+    """
+
+    mean: jax.Array
+    logvar: jax.Array | None = None
+
+
+def codes(model: nn.Module, params, x: jax.Array) -> jax.Array:
+    """The codes [B, ...] of images x [B, H, W, C] (floats in [0, 1]) that `model`'s decoder
+    reads: its Encoding's `mean` -- a VAE's posterior mean (z1's with two stochastic layers),
+    an AE's code, a VQ-VAE's flat quantised code. The one reader of a model's codes: the
+    contractive penalty, the evaluators, the figures and vae_jax.load_run's `encode` call it."""
+    return model.apply({"params": params}, x, method="encode").mean
+
+
 class _Autoencoder(nn.Module):
     """Shared parts: encoder body, decoder, optional learned pixel log-variance."""
 
@@ -244,12 +268,13 @@ class AE(_Autoencoder):
         super().setup()
         self.code = nn.Dense(self.latents, name="code")
 
-    def encode(self, x: jax.Array) -> jax.Array:
+    def encode(self, x: jax.Array) -> Encoding:
+        """The code [B, latents], deterministic (no logvar)."""
         _check_image_shape(x, self.image_shape)
-        return CODE_ACTIVATIONS[self.code_activation](self.code(self.encoder(x)))
+        return Encoding(CODE_ACTIVATIONS[self.code_activation](self.code(self.encoder(x))))
 
     def __call__(self, x: jax.Array, key: jax.Array | None = None) -> dict[str, jax.Array]:
-        z = self.encode(x)
+        z = self.encode(x).mean
         return self._outputs(self.decode(z), z=z)
 
 
@@ -266,9 +291,10 @@ class VAE(_Autoencoder):
         _check_image_shape(x, self.image_shape)
         return self.encoder(x)
 
-    def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def encode(self, x: jax.Array) -> Encoding:
+        """q(z|x): (mean, logvar), each [B, latents]."""
         h = self.features(x)
-        return self.mean_head(h), self.logvar_head(h)
+        return Encoding(self.mean_head(h), self.logvar_head(h))
 
     def __call__(self, x: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
         mean, logvar = self.encode(x)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from vae_jax.models.autoencoders import gaussian_draw
+from vae_jax.models.autoencoders import Encoding, gaussian_draw
 from vae_jax.models.two_layer import TwoStochasticLayers
 
 
@@ -56,11 +56,12 @@ class LadderVAE(TwoStochasticLayers):
         h = self.features(x)
         return (self.mean_head(h), self.logvar_head(h)), self.q_top(h)
 
-    def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def encode(self, x: jax.Array) -> Encoding:
         """q(z1 | z2 = mu_hat_2, x): (mean, logvar) [B, latents] (the module docstring says
         why this is z1's code)."""
         (hat_mean, hat_logvar), (top_mean, _) = self.bottom_up(x)
-        return precision_weighted(hat_mean, hat_logvar, *self.prior_bottom(top_mean))
+        return Encoding(*precision_weighted(hat_mean, hat_logvar,
+                                            *self.prior_bottom(top_mean)))
 
     def proposal(self, x: jax.Array, eps: jax.Array, eps_top: jax.Array) -> dict[str, jax.Array]:
         """Top-down: z2 ~ q(z2 | x), then z1 ~ q(z1 | z2, x) (TwoStochasticLayers' contract)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from vae_jax.models.autoencoders import VAE, reparameterize
+from vae_jax.models.autoencoders import VAE, Encoding, reparameterize
 
 PSEUDO_INPUT_MEAN = 0.05
 PSEUDO_INPUT_STD = 0.01
@@ -33,7 +33,7 @@ class VampVAE(VAE):
         self.pseudo_inputs = self.param("pseudo_inputs", _pseudo_input_init,
                                         (self.components, *self.image_shape))
 
-    def prior_components(self) -> tuple[jax.Array, jax.Array]:
+    def prior_components(self) -> Encoding:
         """(mean, logvar), each [K, latents]: q(z | u_k) at the clipped pseudo-inputs."""
         return self.encode(jnp.clip(self.pseudo_inputs, 0.0, 1.0))
 

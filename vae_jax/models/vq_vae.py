@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vae_jax.models.autoencoders import _Autoencoder, _check_image_shape
+from vae_jax.models.autoencoders import Encoding, _Autoencoder, _check_image_shape
 
 
 def _codebook_init(key, shape, dtype=jnp.float32):
@@ -75,10 +75,11 @@ class VQVAE(_Autoencoder):
         h = self.pre_quant(self.encoder(x))
         return h.reshape(h.shape[:-1] + (self.latents, self.code_dim))
 
-    def encode(self, x: jax.Array) -> jax.Array:
-        """The quantised code, flat [B, latents * code_dim]: what the decoder reads."""
+    def encode(self, x: jax.Array) -> Encoding:
+        """The quantised code, flat [B, latents * code_dim]: what the decoder reads
+        (deterministic: no logvar)."""
         z_q, _ = self.quantizer(self.encode_continuous(x))
-        return z_q.reshape(z_q.shape[:-2] + (-1,))
+        return Encoding(z_q.reshape(z_q.shape[:-2] + (-1,)))
 
     def __call__(self, x: jax.Array, key: jax.Array | None = None) -> dict[str, jax.Array]:
         z_e = self.encode_continuous(x)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from vae_jax import models
 from vae_jax.errors import ConfigError
 from vae_jax.objectives import (
     denoising,
@@ -122,7 +123,7 @@ def make_ae_loss(model, log_likelihood, objective: str = "recon",
     (sigmoid codes), for contractive `penalty_weight * ||dz/dx||_F^2`."""
 
     def encode_one(params, x):
-        return model.apply({"params": params}, x[None], method="encode")[0]
+        return models.codes(model, params, x[None])[0]
 
     def loss_fn(params, x, key, hparams, step=0):
         del step  # no schedule acts on an AE
