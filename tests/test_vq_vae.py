@@ -96,13 +96,12 @@ def test_codebook_usage_metrics_by_hand():
 
 
 def test_codebook_evaluator_needs_a_vq_vae(tiny_config):
-    from vae_jax import data
+    from vae_jax import validation
     from vae_jax.errors import ConfigError
-    from vae_jax.metrics import evaluators
 
     tiny_config.evals = ("elbo", "codebook")
     with pytest.raises(ConfigError, match="needs model=vq_vae"):
-        evaluators.validate(tiny_config, data.load(tiny_config))
+        validation.check(tiny_config, log_warnings=False)
 
 
 def _small(data_dir, **fields):
